@@ -1,0 +1,1 @@
+"""Operational database: engine, tables, migrations, shops."""

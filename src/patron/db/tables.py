@@ -1,0 +1,214 @@
+"""The operational data model. Every row belongs to a shop; natural keys are unique per shop;
+money is integer minor units with a currency; timestamps are UTC-aware."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from patron.db.types import Id, JSONDocument, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _shop_id() -> Column[int]:
+    return Column("shop_id", Id, ForeignKey("shops.id"), nullable=False)
+
+
+shops = Table(
+    "shops",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("timezone", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _shop_id(),
+    Column("external_id", String(128), nullable=False),
+    # PII: wiped on erasure.
+    Column("name", String(200)),
+    Column("email", String(320)),
+    Column("phone", String(40)),
+    Column("gender", String(1)),
+    Column("birth_date", Date),
+    Column("region", String(100)),
+    Column("city", String(100)),
+    Column("city_tier", SmallInteger),
+    Column("signup_at", UTCDateTime),
+    Column("acquisition_channel", String(64)),
+    Column("consent_email", Boolean),
+    Column("consent_sms", Boolean),
+    Column("consent_push", Boolean),
+    Column("attributes", JSONDocument),
+    # A stub is a customer known only from an order or event, not yet from a customer file.
+    Column("is_stub", Boolean, nullable=False),
+    UniqueConstraint("shop_id", "external_id", name="uq_customers_shop_external"),
+    CheckConstraint("gender IN ('F', 'M', 'O')", name="gender"),
+    CheckConstraint("city_tier BETWEEN 1 AND 6", name="city_tier"),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _shop_id(),
+    Column("sku", String(128), nullable=False),
+    Column("title", String(500)),
+    Column("category_path", String(500)),
+    Column("brand", String(200)),
+    Column("list_price_minor", BigInteger),
+    Column("currency", String(3)),
+    Column("is_stub", Boolean, nullable=False),
+    UniqueConstraint("shop_id", "sku", name="uq_products_shop_sku"),
+    CheckConstraint("list_price_minor >= 0", name="list_price"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _shop_id(),
+    Column("external_id", String(128), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    Column("placed_at", UTCDateTime, nullable=False),
+    Column("paid_at", UTCDateTime),
+    Column("status", String(20), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("subtotal_minor", BigInteger, nullable=False),
+    Column("discount_minor", BigInteger, nullable=False),
+    Column("shipping_minor", BigInteger, nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("channel", String(64)),
+    Column("coupon_codes", String(500)),
+    UniqueConstraint("shop_id", "external_id", name="uq_orders_shop_external"),
+    Index("ix_orders_shop_customer_placed", "shop_id", "customer_id", "placed_at"),
+    Index("ix_orders_shop_placed", "shop_id", "placed_at"),
+    CheckConstraint(
+        "status IN ('pending', 'paid', 'shipped', 'completed', 'cancelled', 'refunded')",
+        name="status",
+    ),
+    CheckConstraint("discount_minor >= 0 AND shipping_minor >= 0", name="amounts"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _shop_id(),
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("product_id", Id, ForeignKey("products.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price_minor", BigInteger, nullable=False),
+    Column("line_total_minor", BigInteger, nullable=False),
+    UniqueConstraint("order_id", "line_no", name="uq_order_lines_order_line_no"),
+    Index("ix_order_lines_shop_product", "shop_id", "product_id"),
+    CheckConstraint("line_no >= 1", name="line_no"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _shop_id(),
+    Column("external_id", String(160), nullable=False),
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    # NULL when the refund is on the whole order (exports that only carry a refunded amount).
+    Column("order_line_id", Id, ForeignKey("order_lines.id", ondelete="CASCADE")),
+    Column("quantity", Integer),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("refunded_at", UTCDateTime),
+    Column("reason", String(500)),
+    UniqueConstraint("shop_id", "external_id", name="uq_refunds_shop_external"),
+    Index("ix_refunds_order", "order_id"),
+    CheckConstraint("amount_minor >= 0", name="amount"),
+    CheckConstraint("quantity IS NULL OR quantity >= 0", name="quantity"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _shop_id(),
+    # The event id of the source, or a digest of the event's content when the source has none.
+    Column("event_key", String(64), nullable=False),
+    Column("event_type", String(20), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id")),
+    Column("product_id", Id, ForeignKey("products.id")),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("session_id", String(128)),
+    Column("query", String(500)),
+    UniqueConstraint("shop_id", "event_key", name="uq_events_shop_key"),
+    Index("ix_events_shop_customer_occurred", "shop_id", "customer_id", "occurred_at"),
+    CheckConstraint(
+        "event_type IN ('visit', 'view', 'search', 'favorite', 'cart_add', 'cart_remove',"
+        " 'checkout_start', 'inquiry', 'review', 'share', 'sign_in')",
+        name="event_type",
+    ),
+)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _shop_id(),
+    Column("external_id", String(128), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    Column("product_id", Id, ForeignKey("products.id"), nullable=False),
+    Column("order_id", Id, ForeignKey("orders.id")),
+    Column("rating", SmallInteger, nullable=False),
+    Column("text", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shop_id", "external_id", name="uq_reviews_shop_external"),
+    CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
+)
+
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    # The shop's name, not a foreign key: a rejected run is recorded even when it named a new shop,
+    # which the rejection must not create.
+    Column("shop", String(100), nullable=False),
+    Column("entity", String(20), nullable=False),
+    Column("source", String(1000), nullable=False),
+    Column("profile", String(100), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("rows_read", BigInteger, nullable=False),
+    Column("rows_rejected", BigInteger, nullable=False),
+    Column("quarantine_path", String(1000)),
+    # Per-table counts: inserted / updated / unchanged, stubs created.
+    Column("counts", JSONDocument, nullable=False),
+    CheckConstraint("status IN ('stored', 'rejected')", name="status"),
+)

@@ -1,0 +1,70 @@
+"""The Patron error tree.
+
+Every error carries a stable machine-readable ``code`` and structured ``details``;
+interfaces translate them once, at the edge (HTTP status in the API, exit code in the CLI)::
+
+    PatronError
+    ├── ConfigError            bad settings, unknown profile, bad mapping file
+    ├── NotFoundError          a shop, customer, order or file that does not exist
+    ├── InputError             unreadable or malformed input (file, encoding, columns)
+    │   └── IngestRejected     an ingest run with more bad rows than allowed; nothing was stored
+    └── ConflictError          a write that contradicts what is stored
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    CONFIG_INVALID = "config_invalid"
+    PROFILE_UNKNOWN = "profile_unknown"
+    MAPPING_INVALID = "mapping_invalid"
+    NOT_FOUND = "not_found"
+    SHOP_NOT_FOUND = "shop_not_found"
+    FILE_NOT_FOUND = "file_not_found"
+    INPUT_INVALID = "input_invalid"
+    ENCODING_INVALID = "encoding_invalid"
+    FORMAT_UNSUPPORTED = "format_unsupported"
+    FILE_EMPTY = "file_empty"
+    COLUMNS_MISSING = "columns_missing"
+    INGEST_REJECTED = "ingest_rejected"
+    CONFLICT = "conflict"
+    DATABASE_OUTDATED = "database_outdated"
+
+
+class PatronError(Exception):
+    """Base of every error Patron raises on purpose."""
+
+    code: ErrorCode = ErrorCode.INPUT_INVALID
+
+    def __init__(self, message: str, *, code: ErrorCode | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details: dict[str, Any] = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": str(self.code), "message": self.message, "details": self.details}
+
+
+class ConfigError(PatronError):
+    code = ErrorCode.CONFIG_INVALID
+
+
+class NotFoundError(PatronError):
+    code = ErrorCode.NOT_FOUND
+
+
+class InputError(PatronError):
+    code = ErrorCode.INPUT_INVALID
+
+
+class IngestRejected(InputError):
+    code = ErrorCode.INGEST_REJECTED
+
+
+class ConflictError(PatronError):
+    code = ErrorCode.CONFLICT

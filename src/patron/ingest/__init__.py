@@ -1,0 +1,1 @@
+"""Ingestion: read shop exports, map their columns, validate every row, load idempotently."""

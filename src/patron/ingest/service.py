@@ -1,0 +1,217 @@
+"""The ingest run: read → transform → stage → merge, in one transaction per run.
+
+With ``max_errors`` bad rows or fewer the good rows are stored; with more, the transaction is
+rolled back and nothing already stored changes. Either way the bad rows go to a quarantine file
+and the run is recorded in ``ingest_runs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Connection, Engine, MetaData, insert
+
+from patron.clock import Clock
+from patron.db import tables
+from patron.db.shops import Shop, ensure_shop, lock_shop_writes
+from patron.errors import IngestRejected
+from patron.ingest import merge, staging
+from patron.ingest.model import Entity, IngestReport, RowError, RunStatus, TableCounts
+from patron.ingest.profiles import Profile, resolve
+from patron.ingest.quarantine import Quarantine
+from patron.ingest.readers import Source, open_source
+from patron.ingest.schema import fields
+from patron.ingest.transform import HEADER_ROWS, Context, RunState, check_columns, transform
+from patron.settings import Settings
+
+Progress = Callable[[int, int, int], None]
+"""Called after each chunk with (bytes done, bytes total, rows read)."""
+
+Conflicts = Callable[[Connection, "staging.Table", set[str]], list[RowError]]
+
+_CONFLICTS: dict[Entity, Callable[[Connection, staging.Table, set[str]], list[RowError]]] = {
+    Entity.ORDERS: merge.orders_conflicts,
+    Entity.CUSTOMERS: merge.customers_conflicts,
+    Entity.PRODUCTS: merge.products_conflicts,
+    Entity.EVENTS: merge.events_conflicts,
+    Entity.REFUNDS: merge.refunds_conflicts,
+    Entity.REVIEWS: merge.reviews_conflicts,
+}
+
+
+def ingest(
+    engine: Engine,
+    settings: Settings,
+    clock: Clock,
+    *,
+    entity: Entity,
+    path: Path,
+    shop: str | None = None,
+    profile: str | None = None,
+    mapping: Path | None = None,
+    max_errors: int = 0,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Load one file. Raises :class:`IngestRejected` (with the report in ``details``) when the
+    file has more than ``max_errors`` bad rows."""
+    chosen = resolve(entity, profile, mapping)
+    shop_name = shop or settings.default_shop
+    started = clock.now()
+    quarantine_path = settings.quarantine_dir / f"{shop_name}-{entity}-{started:%Y%m%dT%H%M%S%f}.csv"
+    quarantine = Quarantine(quarantine_path)
+    source = open_source(path, chosen.read, settings.ingest_chunk_rows)
+    rows_read = 0
+    result = merge.MergeResult()
+    rejected = False
+    try:
+        with engine.begin() as connection:
+            lock_shop_writes(connection, shop_name)
+            the_shop = ensure_shop(
+                connection,
+                shop_name,
+                chosen.timezone or settings.default_timezone,
+                chosen.constants.get("currency", settings.default_currency),
+                clock,
+            )
+            context = Context(entity, chosen, the_shop.timezone, the_shop.currency, str(path))
+            check_columns(context, source.columns)
+            stage = staging.stage_table(MetaData(), entity)
+            staging.create(connection, stage)
+            rows_read = _stage_all(connection, context, source, stage, quarantine, max_errors, progress)
+            provided = _provided(chosen, entity, source.columns)
+            if quarantine.count <= max_errors:
+                quarantine.add(_CONFLICTS[entity](connection, stage, provided))
+                merge.drop_rows(connection, stage, quarantine.rows)
+            if quarantine.count <= max_errors:
+                result, late = _merge(connection, entity, stage, the_shop, provided)
+                quarantine.add(late)
+            if quarantine.count > max_errors:
+                rejected = True
+                connection.rollback()
+    finally:
+        saved = quarantine.close()
+    report = IngestReport(
+        run_id=0,
+        shop=shop_name,
+        entity=entity,
+        source=str(path),
+        profile=chosen.name,
+        status=RunStatus.REJECTED if rejected else RunStatus.STORED,
+        rows_read=rows_read,
+        rows_rejected=len(quarantine.rows),
+        tables=result.tables if not rejected else {},
+        stubs=result.stubs if not rejected else {},
+        quarantine_path=saved,
+        first_errors=tuple(quarantine.first),
+    )
+    report = _record(engine, report, started, clock)
+    if rejected:
+        raise IngestRejected(
+            f"{path}: {len(quarantine.rows)} bad row(s), more than the {max_errors} allowed "
+            f"(--max-errors); nothing was stored. Bad rows are listed in {saved}",
+            file=str(path),
+            rejected_rows=len(quarantine.rows),
+            max_errors=max_errors,
+            quarantine=saved,
+            first_errors=[
+                {"row": e.row, "column": e.column, "value": e.value, "reason": e.reason}
+                for e in quarantine.first
+            ],
+            report=report,
+        )
+    return report
+
+
+def _stage_all(
+    connection: Connection,
+    context: Context,
+    source: Source,
+    stage: staging.Table,
+    quarantine: Quarantine,
+    max_errors: int,
+    progress: Progress | None,
+) -> int:
+    state = RunState()
+    rows_read = 0
+    for chunk in source.chunks:
+        first_row = rows_read + HEADER_ROWS + 1
+        done = transform(context, chunk, first_row, state)
+        quarantine.add(done.errors)
+        if quarantine.count <= max_errors:  # once rejected, keep reading only to list every bad row
+            numbers = np.arange(first_row, first_row + chunk.num_rows, dtype=np.int64)
+            staging.append(connection, stage, done.columns, done.good, numbers)
+        rows_read += chunk.num_rows
+        if progress is not None:
+            progress(source.position(), source.size, rows_read)
+    if rows_read == 0:
+        from patron.errors import ErrorCode, InputError
+
+        raise InputError(
+            f"{source.path}: the file has a header but no data rows",
+            code=ErrorCode.FILE_EMPTY,
+            file=str(source.path),
+        )
+    return rows_read
+
+
+def _provided(profile: Profile, entity: Entity, found: list[str]) -> set[str]:
+    """Canonical columns this file gives values for: only those may overwrite stored values."""
+    wanted = {c.strip().casefold() for c in found}
+    names = {
+        f.name
+        for f in fields(entity)
+        if f.name in profile.constants
+        or (profile.source_of(f.name) or "\0").strip().casefold() in wanted
+    }
+    if entity is Entity.CUSTOMERS and profile.attribute_prefix and any(
+        c.startswith(profile.attribute_prefix) for c in found
+    ):
+        names.add("attributes")
+    if profile.derive is not None:
+        names.add("order_id")
+    return names
+
+
+def _merge(
+    connection: Connection, entity: Entity, stage: staging.Table, shop: Shop, provided: set[str]
+) -> tuple[merge.MergeResult, list[RowError]]:
+    if entity is Entity.ORDERS:
+        return merge.merge_orders(connection, stage, shop.id, provided)
+    if entity is Entity.REFUNDS:
+        return merge.merge_refunds(connection, stage, shop.id, provided)
+    if entity is Entity.REVIEWS:
+        return merge.merge_reviews(connection, stage, shop.id, provided)
+    if entity is Entity.CUSTOMERS:
+        return merge.merge_customers(connection, stage, shop.id, provided), []
+    if entity is Entity.PRODUCTS:
+        return merge.merge_products(connection, stage, shop.id, provided), []
+    return merge.merge_events(connection, stage, shop.id, provided), []
+
+
+def _record(engine: Engine, report: IngestReport, started: object, clock: Clock) -> IngestReport:
+    with engine.begin() as connection:
+        run_id = connection.execute(
+            insert(tables.ingest_runs)
+            .values(
+                shop=report.shop,
+                entity=str(report.entity),
+                source=report.source,
+                profile=report.profile,
+                status=str(report.status),
+                started_at=started,
+                finished_at=clock.now(),
+                rows_read=report.rows_read,
+                rows_rejected=report.rows_rejected,
+                quarantine_path=report.quarantine_path,
+                counts=report.counts_json(),
+            )
+            .returning(tables.ingest_runs.c.id)
+        ).scalar_one()
+    from dataclasses import replace
+
+    return replace(report, run_id=int(run_id))
+
+
+__all__ = ["TableCounts", "ingest"]

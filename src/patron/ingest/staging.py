@@ -1,0 +1,97 @@
+"""Staging tables: validated rows of one run, loaded in bulk before they are merged.
+
+A staging table is a temporary table of the run's connection: it vanishes with the connection,
+so a killed run leaves nothing behind. Loading uses executemany on SQLite and COPY on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from sqlalchemy import BigInteger, Boolean, Column, Connection, Date, MetaData, String, Table, Text
+from sqlalchemy.types import TypeEngine
+
+from patron.db.types import JSONDocument, UTCDateTime
+from patron.ingest.model import Entity
+from patron.ingest.schema import RETURN_FLAG, Kind, fields
+
+ROW = "_row"
+TARGET_ID = "target_id"
+ACTION = "action"
+
+_TYPES: dict[Kind, TypeEngine[object] | type[TypeEngine[object]]] = {
+    Kind.TEXT: Text,
+    Kind.INTEGER: BigInteger,
+    Kind.MONEY: BigInteger,
+    Kind.TIMESTAMP: UTCDateTime,
+    Kind.DATE: Date,
+    Kind.BOOLEAN: Boolean,
+    Kind.CURRENCY: String(3),
+    Kind.CHOICE: Text,
+    Kind.JSON: JSONDocument,
+}
+
+
+def stage_table(metadata: MetaData, entity: Entity) -> Table:
+    columns = [Column(f.name, _TYPES[f.kind]) for f in fields(entity)]
+    if entity is Entity.ORDERS:
+        columns.append(Column(RETURN_FLAG, Boolean, nullable=False))
+    return temp_table(metadata, f"stage_{entity}", [Column(ROW, BigInteger, nullable=False), *columns])
+
+
+def temp_table(metadata: MetaData, name: str, columns: list[Column[object]]) -> Table:
+    return Table(name, metadata, *columns, prefixes=["TEMPORARY"])
+
+
+def create(connection: Connection, table: Table) -> None:
+    table.drop(connection, checkfirst=True)
+    table.create(connection)
+
+
+def append(connection: Connection, table: Table, columns: dict[str, pa.Array], good: np.ndarray, rows: np.ndarray) -> int:
+    """Add the good rows of a chunk; ``rows`` are their source row numbers."""
+    mask = pa.array(good)
+    names = [c.name for c in table.columns]
+    data = {ROW: pa.array(rows[good], pa.int64())}
+    for name in names[1:]:
+        data[name] = pc.filter(columns[name], mask)
+    batch = pa.table(data)
+    if batch.num_rows == 0:
+        return 0
+    if connection.dialect.name == "postgresql":
+        _copy(connection, table, batch)
+    else:
+        _executemany(connection, table, batch)
+    return int(batch.num_rows)
+
+
+def _executemany(connection: Connection, table: Table, batch: pa.Table) -> None:
+    lists = []
+    for column in batch.columns:
+        values = column.combine_chunks()
+        if pa.types.is_timestamp(values.type):
+            values = pc.strftime(values, format="%Y-%m-%d %H:%M:%S")
+        elif pa.types.is_date(values.type):
+            values = values.cast(pa.string())
+        lists.append(values.to_pylist())
+    placeholders = ", ".join("?" * len(lists))
+    names = ", ".join(f'"{n}"' for n in batch.column_names)
+    connection.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({names}) VALUES ({placeholders})', list(zip(*lists, strict=True))
+    )
+
+
+def _copy(connection: Connection, table: Table, batch: pa.Table) -> None:
+    buffer = io.BytesIO()
+    pacsv.write_csv(batch, buffer, write_options=pacsv.WriteOptions(include_header=False))
+    names = ", ".join(f'"{n}"' for n in batch.column_names)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(
+        f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT csv)'
+    ) as copy:
+        copy.write(buffer.getbuffer())

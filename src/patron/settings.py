@@ -1,0 +1,49 @@
+"""Settings: one object, built once (from the environment with prefix PATRON_ and an optional
+patron.toml in the working folder), and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Patron settings. Every field is documented in docs/settings.md."""
+
+    model_config = SettingsConfigDict(env_prefix="PATRON_", toml_file="patron.toml", extra="forbid")
+
+    database_url: str = Field(
+        default="sqlite:///patron.db",
+        description="SQLAlchemy URL of the operational database (SQLite file or PostgreSQL).",
+    )
+    default_shop: str = Field(default="default", description="Shop used when none is named.")
+    default_timezone: str = Field(
+        default="Asia/Shanghai", description="Time zone of a shop created without one."
+    )
+    default_currency: str = Field(
+        default="CNY", description="ISO 4217 currency of a shop created without one."
+    )
+    ingest_chunk_rows: int = Field(
+        default=100_000, gt=0, description="Rows read and staged per chunk while ingesting."
+    )
+    quarantine_dir: Path = Field(
+        default=Path("quarantine"), description="Folder for the quarantine files of ingest runs."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
