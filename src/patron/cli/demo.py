@@ -1,0 +1,53 @@
+"""`patron demo`: the main job on the embedded default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from patron.cli import render
+from patron.cli.options import Globals
+from patron.core import Patron
+from patron.demo.pipeline import run_demo
+from patron.settings import Settings
+
+
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the generated files and the database.")] = Path("demo-shop"),
+    customers: Annotated[int, typer.Option(min=50, help="Number of customers to generate.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same shop.")] = 7,
+    db: Annotated[str | None, typer.Option("--db", help="Database URL (default: a SQLite file in --out).")] = None,
+) -> None:
+    """Generate a realistic shop (customers, catalogue, two years of orders, refunds, behaviour,
+    reviews), load it into the embedded database and print what it holds."""
+    out.mkdir(parents=True, exist_ok=True)
+    url = db or Globals.db or f"sqlite:///{(out / 'patron.db').resolve()}"
+    patron = Patron(Settings(database_url=url, quarantine_dir=out / "quarantine"))
+    with render.errors.status("working…") as status:
+        result = run_demo(patron, out, customers=customers, seed=seed, on_step=status.update)
+    rows = [
+        (str(r.entity), f"{r.rows_read:,}", *(f"{c.inserted:,}" for c in list(r.tables.values())[:1]))
+        for r in result.reports
+    ]
+    render.table("loaded", ["file", "rows", "inserted"], rows)
+    s = result.stats
+    render.table(
+        f"shop {s.shop} ({result.database_url})",
+        ["", "value"],
+        [
+            ("customers", f"{s.customers:,}"),
+            ("products", f"{s.products:,}"),
+            ("orders", f"{s.orders:,}"),
+            ("order lines", f"{s.order_lines:,}"),
+            ("refunds", f"{s.refunds:,}"),
+            ("events", f"{s.events:,}"),
+            ("reviews", f"{s.reviews:,}"),
+            ("gross revenue", render.money(s.gross_revenue_minor, s.currency)),
+            ("net revenue", render.money(s.net_revenue_minor, s.currency)),
+            ("first order", s.first_order_at),
+            ("last order", s.last_order_at),
+        ],
+    )
+    render.console.print(f"next: patron --db {url} stats --shop demo")

@@ -1,0 +1,81 @@
+"""The Patron object: settings, database and clock in one place. The CLI, the API, the dashboard
+and the tests all build one and call it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from patron.clock import Clock, SystemClock
+from patron.db import migrate
+from patron.db.engine import make_engine
+from patron.db.shops import get_shop
+from patron.db.tables import shops
+from patron.errors import ErrorCode, PatronError
+from patron.ingest.model import Entity, IngestReport
+from patron.ingest.service import Progress, ingest
+from patron.ingest.stats import ShopStats, shop_stats
+from patron.settings import Settings
+
+
+class Patron:
+    def __init__(self, settings: Settings, clock: Clock | None = None, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.engine = engine or make_engine(settings.database_url)
+
+    def upgrade(self) -> str:
+        """Bring the database schema to the latest migration; returns its revision."""
+        return migrate.upgrade(self.engine)
+
+    def schema_revision(self) -> tuple[str | None, str]:
+        return migrate.current_revision(self.engine), migrate.head_revision()
+
+    def require_schema(self) -> None:
+        current, head = self.schema_revision()
+        if current != head:
+            raise PatronError(
+                f"the database is at schema revision {current or '(empty)'}, not {head}: "
+                "run `patron db upgrade`",
+                code=ErrorCode.DATABASE_OUTDATED,
+                current=current,
+                head=head,
+            )
+
+    def ingest(
+        self,
+        entity: Entity,
+        path: Path,
+        *,
+        shop: str | None = None,
+        profile: str | None = None,
+        mapping: Path | None = None,
+        max_errors: int = 0,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        self.require_schema()
+        return ingest(
+            self.engine,
+            self.settings,
+            self.clock,
+            entity=entity,
+            path=path,
+            shop=shop,
+            profile=profile,
+            mapping=mapping,
+            max_errors=max_errors,
+            progress=progress,
+        )
+
+    def stats(self, shop: str | None = None) -> list[ShopStats]:
+        """Statistics of one shop, or of every shop when none is named."""
+        self.require_schema()
+        with self.engine.connect() as connection:
+            if shop is not None:
+                return [shop_stats(connection, get_shop(connection, shop))]
+            names = connection.execute(select(shops.c.name).order_by(shops.c.id)).scalars().all()
+            return [shop_stats(connection, get_shop(connection, name)) for name in names]
+
+    def close(self) -> None:
+        self.engine.dispose()

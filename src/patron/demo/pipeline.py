@@ -1,0 +1,52 @@
+"""The main job: generate the demo shop and load it through the same ingestion path as any shop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from patron.core import Patron
+from patron.demo.generator import generate_shop
+from patron.ingest.model import Entity, IngestReport
+from patron.ingest.stats import ShopStats
+
+DEMO_SHOP = "demo"
+# Products and customers first, so that orders, events and reviews find them.
+LOAD_ORDER = (
+    Entity.PRODUCTS,
+    Entity.CUSTOMERS,
+    Entity.ORDERS,
+    Entity.REFUNDS,
+    Entity.EVENTS,
+    Entity.REVIEWS,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    out: Path
+    database_url: str
+    reports: tuple[IngestReport, ...]
+    stats: ShopStats
+
+
+def run_demo(
+    patron: Patron,
+    out: Path,
+    *,
+    customers: int,
+    seed: int,
+    on_step: Callable[[str], None] | None = None,
+) -> DemoResult:
+    say = on_step or (lambda _message: None)
+    say(f"generating {customers:,} customers (seed {seed}) in {out / 'data'}")
+    files = generate_shop(out / "data", customers=customers, seed=seed)
+    patron.upgrade()
+    reports = []
+    for entity in LOAD_ORDER:
+        path = getattr(files, str(entity))
+        say(f"ingesting {entity} from {path.name}")
+        reports.append(patron.ingest(entity, path, shop=DEMO_SHOP))
+    (stats,) = patron.stats(DEMO_SHOP)
+    return DemoResult(out, patron.settings.database_url, tuple(reports), stats)
