@@ -7,8 +7,9 @@ transaction, so a rejected or killed run changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
+    Index,
     MetaData,
     String,
     Table,
@@ -46,10 +48,25 @@ class MergeResult:
     stubs: dict[str, int] = field(default_factory=dict)
 
 
+Show = Callable[[str, Mapping[str, Any]], str]
+"""How an error shows the value of a column of a staged row (amounts in major units, times in
+the shop's time zone), so that it reads as the file wrote it."""
+
+
+def show_stored(column: str, row: Mapping[str, Any]) -> str:
+    return str(row[column])
+
+
 def find_conflicts(
-    connection: Connection, stage: Table, key: str, columns: Sequence[str], where: ColumnElement[bool] | None = None
+    connection: Connection,
+    stage: Table,
+    key: str,
+    columns: Sequence[str],
+    where: ColumnElement[bool] | None = None,
+    show: Show = show_stored,
 ) -> list[RowError]:
-    """Rows that give one natural key different values: every row of such a key is an error."""
+    """Rows that give one natural key different values: every row of such a key is an error.
+    A missing value agrees with any other (exports often fill order fields on one row only)."""
     columns = [c for c in columns if c != key]
     if not columns:
         return []
@@ -59,17 +76,19 @@ def find_conflicts(
     )
     if where is not None:
         query = query.where(where)
+    query = query.order_by(func.min(stage.c[ROW]))
     errors: list[RowError] = []
     for row in connection.execute(query):
         clashing = [c for c in columns if row._mapping[c] > 1]
-        detail = select(stage.c[ROW], *(stage.c[c] for c in clashing)).where(stage.c[key] == row[0])
+        detail = select(stage).where(stage.c[key] == row[0])
         if where is not None:
             detail = detail.where(where)
-        found = connection.execute(detail.order_by(stage.c[ROW])).all()
+        found = [r._mapping for r in connection.execute(detail.order_by(stage.c[ROW]))]
         for c in clashing:
-            values = sorted({str(r._mapping[c]) for r in found if r._mapping[c] is not None})
+            shown = [show(c, r) if r[c] is not None else None for r in found]
+            values = [v for v in dict.fromkeys(shown) if v is not None]
             reason = f"{key} {row[0]!r} appears with conflicting {c}: {' vs '.join(values)}"
-            errors.extend(RowError(r[0], c, str(r._mapping[c]), reason) for r in found)
+            errors.extend(RowError(r[ROW], c, v, reason) for r, v in zip(found, shown, strict=True))
     return errors
 
 
@@ -128,18 +147,28 @@ def _action_counts(connection: Connection, source: Table) -> TableCounts:
     return TableCounts(counts.get("insert", 0), counts.get("update", 0), counts.get("same", 0))
 
 
-def _work_table(connection: Connection, name: str, columns: list[Column[object]]) -> Table:
+def _work_table(
+    connection: Connection, name: str, columns: list[Column[object]], index: Sequence[str] = ()
+) -> Table:
+    """A temporary table of rows to upsert; ``index`` names the columns other statements look
+    rows up by (without it such a lookup scans the whole table for every row)."""
     table = temp_table(
         MetaData(),
         name,
         [*columns, Column(TARGET_ID, BigInteger), Column(ACTION, String(6))],
     )
+    if index:
+        Index(f"ix_{name}", *(table.c[c] for c in index))
     create(connection, table)
     return table
 
 
 def _copy_columns(stage: Table, names: Sequence[str]) -> list[Column[object]]:
     return [Column(n, stage.c[n].type) for n in names]
+
+
+# An INSERT … SELECT's row count is lost when the cursor closes (psycopg reports -1) unless kept.
+_ROWCOUNT = {"preserve_rowcount": True}
 
 
 def create_stubs(connection: Connection, shop_id: int, customers: ColumnElement[str] | None, products: ColumnElement[str] | None, titles: ColumnElement[str] | None = None, where: ColumnElement[bool] | None = None) -> dict[str, int]:
@@ -151,7 +180,10 @@ def create_stubs(connection: Connection, shop_id: int, customers: ColumnElement[
         wanted = select(customers.label("external_id"), literal(shop_id), literal(True)).where(
             cond, customers.is_not(None), ~known
         ).group_by(customers)
-        result = connection.execute(insert(t.customers).from_select(["external_id", "shop_id", "is_stub"], wanted))
+        result = connection.execute(
+            insert(t.customers).from_select(["external_id", "shop_id", "is_stub"], wanted),
+            execution_options=_ROWCOUNT,
+        )
         created["customers"] = result.rowcount
     if products is not None:
         known = exists().where(t.products.c.shop_id == shop_id, t.products.c.sku == products)
@@ -159,23 +191,42 @@ def create_stubs(connection: Connection, shop_id: int, customers: ColumnElement[
         wanted = select(products.label("sku"), title, literal(shop_id), literal(True)).where(
             cond, products.is_not(None), ~known
         ).group_by(products)
-        result = connection.execute(insert(t.products).from_select(["sku", "title", "shop_id", "is_stub"], wanted))
+        result = connection.execute(
+            insert(t.products).from_select(["sku", "title", "shop_id", "is_stub"], wanted),
+            execution_options=_ROWCOUNT,
+        )
         created["products"] = result.rowcount
     return created
 
 
+# The id of a stored row by its natural key, for a key column of an enclosing query. The lookup
+# correlates every other table explicitly: nested inside another subquery, automatic correlation
+# would add the staging table to the lookup's own FROM and match some other row's key.
 def _customer_pk(shop_id: int, external: ColumnElement[str]) -> ColumnElement[int]:
-    return select(t.customers.c.id).where(
-        t.customers.c.shop_id == shop_id, t.customers.c.external_id == external
-    ).scalar_subquery()
+    return (
+        select(t.customers.c.id)
+        .where(t.customers.c.shop_id == shop_id, t.customers.c.external_id == external)
+        .correlate_except(t.customers)
+        .scalar_subquery()
+    )
 
 
 def _product_pk(shop_id: int, sku: ColumnElement[str]) -> ColumnElement[int]:
-    return select(t.products.c.id).where(t.products.c.shop_id == shop_id, t.products.c.sku == sku).scalar_subquery()
+    return (
+        select(t.products.c.id)
+        .where(t.products.c.shop_id == shop_id, t.products.c.sku == sku)
+        .correlate_except(t.products)
+        .scalar_subquery()
+    )
 
 
 def _order_pk(shop_id: int, external: ColumnElement[str]) -> ColumnElement[int]:
-    return select(t.orders.c.id).where(t.orders.c.shop_id == shop_id, t.orders.c.external_id == external).scalar_subquery()
+    return (
+        select(t.orders.c.id)
+        .where(t.orders.c.shop_id == shop_id, t.orders.c.external_id == external)
+        .correlate_except(t.orders)
+        .scalar_subquery()
+    )
 
 
 def _dedupe(connection: Connection, stage: Table, key: Sequence[str]) -> None:
@@ -191,8 +242,8 @@ CUSTOMER_VALUES = ("name", "email", "phone", "gender", "birth_date", "region", "
                    "attributes")
 
 
-def customers_conflicts(connection: Connection, stage: Table, provided: set[str]) -> list[RowError]:
-    return find_conflicts(connection, stage, "customer_id", [c for c in CUSTOMER_VALUES if c in provided])
+def customers_conflicts(connection: Connection, stage: Table, provided: set[str], show: Show = show_stored) -> list[RowError]:
+    return find_conflicts(connection, stage, "customer_id", [c for c in CUSTOMER_VALUES if c in provided], show=show)
 
 
 def merge_customers(connection: Connection, stage: Table, shop_id: int, provided: set[str]) -> MergeResult:
@@ -207,8 +258,8 @@ def merge_customers(connection: Connection, stage: Table, shop_id: int, provided
 PRODUCT_VALUES = ("title", "category_path", "brand", "list_price", "currency")
 
 
-def products_conflicts(connection: Connection, stage: Table, provided: set[str]) -> list[RowError]:
-    return find_conflicts(connection, stage, "sku", [c for c in PRODUCT_VALUES if c in provided])
+def products_conflicts(connection: Connection, stage: Table, provided: set[str], show: Show = show_stored) -> list[RowError]:
+    return find_conflicts(connection, stage, "sku", [c for c in PRODUCT_VALUES if c in provided], show=show)
 
 
 def merge_products(connection: Connection, stage: Table, shop_id: int, provided: set[str]) -> MergeResult:
@@ -225,14 +276,14 @@ ORDER_HEADER = ("customer_id", "placed_at", "paid_at", "status", "currency", "di
                 "total", "item_count", "refund_amount", "refunded_at", "channel", "coupon_codes")
 
 
-def orders_conflicts(connection: Connection, stage: Table, provided: set[str]) -> list[RowError]:
+def orders_conflicts(connection: Connection, stage: Table, provided: set[str], show: Show = show_stored) -> list[RowError]:
     sale = stage.c[RETURN_FLAG] == false()
-    errors = find_conflicts(connection, stage, "order_id", [c for c in ORDER_HEADER if c in provided], sale)
+    errors = find_conflicts(connection, stage, "order_id", [c for c in ORDER_HEADER if c in provided], sale, show)
     if "line_no" in provided:
         dup = select(stage.c.order_id, stage.c.line_no).where(sale, stage.c.line_no.is_not(None)).group_by(
             stage.c.order_id, stage.c.line_no).having(func.count() > 1).subquery()
         rows = connection.execute(select(stage.c[ROW], stage.c.order_id, stage.c.line_no).join(
-            dup, and_(dup.c.order_id == stage.c.order_id, dup.c.line_no == stage.c.line_no))).all()
+            dup, and_(dup.c.order_id == stage.c.order_id, dup.c.line_no == stage.c.line_no)).order_by(stage.c[ROW])).all()
         errors += [RowError(r[0], "line_no", str(r[2]), f"order {r[1]!r} has line {r[2]} more than once") for r in rows]
     return errors
 
@@ -288,7 +339,9 @@ def merge_orders(connection: Connection, stage: Table, shop_id: int, provided: s
         func.coalesce(s.line_total, 0).label("line_total_minor"),
     ).where(sale, s.sku.is_not(None))
     line_cols = [c.name for c in lines.selected_columns]
-    work_lines = _work_table(connection, "work_lines", [Column(c, BigInteger) for c in line_cols])
+    work_lines = _work_table(
+        connection, "work_lines", [Column(c, BigInteger) for c in line_cols], index=["order_id", "line_no"]
+    )
     connection.execute(insert(work_lines).from_select(line_cols, lines))
     line_counts = upsert(connection, t.order_lines, work_lines, ["order_id", "line_no"],
                          ["product_id", "quantity", "unit_price_minor", "line_total_minor"], None, {"shop_id": shop_id})
@@ -352,7 +405,7 @@ def _merge_returns(connection: Connection, stage: Table, shop_id: int) -> tuple[
         s.sku,
         s.customer_id.label("customer"),
     ).where(s[RETURN_FLAG] == true())
-    found = connection.execute(returns).all()
+    found = connection.execute(returns.order_by(s[ROW])).all()
     if not found:
         return TableCounts(), []
     errors = [
@@ -382,13 +435,15 @@ def _link_errors(
 ) -> list[RowError]:
     """Rows whose reference could not be resolved (``column`` is NULL in the work table)."""
     found = connection.execute(
-        select(rows.c[ROW], rows.c[value]).where(rows.c[ROW].in_(select(work.c[ROW]).where(work.c[column].is_(None))))
+        select(rows.c[ROW], rows.c[value])
+        .where(rows.c[ROW].in_(select(work.c[ROW]).where(work.c[column].is_(None))))
+        .order_by(rows.c[ROW])
     ).all()
     return [RowError(r[0], value, r[1], f"{label} {r[1]!r} is not known in this shop") for r in found]
 
 
-def refunds_conflicts(connection: Connection, stage: Table, provided: set[str]) -> list[RowError]:
-    return find_conflicts(connection, stage, "refund_id", [c for c in ("order_id", "line_no", "sku", "quantity", "amount", "refunded_at", "reason") if c in provided])
+def refunds_conflicts(connection: Connection, stage: Table, provided: set[str], show: Show = show_stored) -> list[RowError]:
+    return find_conflicts(connection, stage, "refund_id", [c for c in ("order_id", "line_no", "sku", "quantity", "amount", "refunded_at", "reason") if c in provided], show=show)
 
 
 def merge_refunds(connection: Connection, stage: Table, shop_id: int, provided: set[str]) -> tuple[MergeResult, list[RowError]]:
@@ -412,7 +467,7 @@ def merge_refunds(connection: Connection, stage: Table, shop_id: int, provided: 
     ))
     w = work.c
     errors = _link_errors(connection, work, "order_id", stage, "order", "order_id")
-    unlinked = connection.execute(select(s[ROW], s.order_id, s.line_no, s.sku).where(s[ROW].in_(select(w[ROW]).where(w.order_id.is_not(None), w.wants_line, w.order_line_id.is_(None))))).all()
+    unlinked = connection.execute(select(s[ROW], s.order_id, s.line_no, s.sku).where(s[ROW].in_(select(w[ROW]).where(w.order_id.is_not(None), w.wants_line, w.order_line_id.is_(None)))).order_by(s[ROW])).all()
     errors += [RowError(r[0], "line_no" if r[2] is not None else "sku", str(r[2] if r[2] is not None else r[3]), f"order {r[1]!r} has no such line") for r in unlinked]
     connection.execute(delete(work).where(or_(w.order_id.is_(None), and_(w.wants_line, w.order_line_id.is_(None)))))
     errors += _over_refunded(connection, work)
@@ -438,7 +493,7 @@ def _over_refunded(connection: Connection, work: Table) -> list[RowError]:
     over = connection.execute(
         select(w[ROW], w.external_id, group.c.asked, group.c.limit, group.c.others).join(
             group, and_(group.c.order_id == w.order_id, group.c.order_line_id.is_not_distinct_from(w.order_line_id))
-        ).where(group.c.asked + group.c.others > group.c.limit)
+        ).where(group.c.asked + group.c.others > group.c.limit).order_by(w[ROW])
     ).all()
     return [RowError(o[0], "amount", None, f"refunds would total {o[2] + o[4]} minor units, more than the {o[3]} paid") for o in over]
 
@@ -446,8 +501,8 @@ def _over_refunded(connection: Connection, work: Table) -> list[RowError]:
 EVENT_VALUES = ("event_type", "customer_id", "product_id", "occurred_at", "session_id", "query")
 
 
-def events_conflicts(connection: Connection, stage: Table, provided: set[str]) -> list[RowError]:
-    return find_conflicts(connection, stage, "event_id", ["event_type", "customer_id", "occurred_at", "sku", "session_id", "query"])
+def events_conflicts(connection: Connection, stage: Table, provided: set[str], show: Show = show_stored) -> list[RowError]:
+    return find_conflicts(connection, stage, "event_id", ["event_type", "customer_id", "occurred_at", "sku", "session_id", "query"], show=show)
 
 
 def merge_events(connection: Connection, stage: Table, shop_id: int, provided: set[str]) -> MergeResult:
@@ -466,8 +521,8 @@ def merge_events(connection: Connection, stage: Table, shop_id: int, provided: s
 REVIEW_VALUES = ("customer_id", "product_id", "order_id", "rating", "text", "created_at")
 
 
-def reviews_conflicts(connection: Connection, stage: Table, provided: set[str]) -> list[RowError]:
-    return find_conflicts(connection, stage, "review_id", ["customer_id", "sku", "order_id", "rating", "text", "created_at"])
+def reviews_conflicts(connection: Connection, stage: Table, provided: set[str], show: Show = show_stored) -> list[RowError]:
+    return find_conflicts(connection, stage, "review_id", ["customer_id", "sku", "order_id", "rating", "text", "created_at"], show=show)
 
 
 def merge_reviews(connection: Connection, stage: Table, shop_id: int, provided: set[str]) -> tuple[MergeResult, list[RowError]]:
@@ -480,7 +535,7 @@ def merge_reviews(connection: Connection, stage: Table, shop_id: int, provided: 
         select(s[ROW], s.review_id, _customer_pk(shop_id, s.customer_id), _product_pk(shop_id, s.sku), _order_pk(shop_id, s.order_id), s.rating, s.text, s.created_at),
     ))
     w = work.c
-    missing = connection.execute(select(s[ROW], s.order_id).where(s.order_id.is_not(None), s[ROW].in_(select(w[ROW]).where(w.order_id.is_(None))))).all()
+    missing = connection.execute(select(s[ROW], s.order_id).where(s.order_id.is_not(None), s[ROW].in_(select(w[ROW]).where(w.order_id.is_(None)))).order_by(s[ROW])).all()
     errors = [RowError(r[0], "order_id", r[1], f"order {r[1]!r} is not known in this shop") for r in missing]
     drop_rows(connection, work, {e.row for e in errors})
     counts = upsert(connection, t.reviews, work, ["external_id"], REVIEW_VALUES, shop_id)

@@ -77,8 +77,10 @@ def parse_money(
     micro_text = pc.if_else(ok, pc.binary_join_element_wise(whole, frac, ""), "0")
     micro = pc.fill_null(micro_text, "0").cast(pa.int64()).to_numpy(zero_copy_only=False) * sign
     # Each row's currency decides how many micro units make a minor unit.
-    exps = np.array([exponent(c) for c in currencies.to_pylist()], dtype=np.int64)
-    divisor = 10 ** (MICRO_DIGITS - exps)
+    distinct = pc.unique(currencies)
+    exps = pa.array([exponent(c) for c in distinct.to_pylist()], pa.int64())
+    row_exps = pc.take(exps, pc.index_in(currencies, value_set=distinct)).to_numpy(zero_copy_only=False)
+    divisor = 10 ** (MICRO_DIGITS - row_exps)
     minor = _round_half_even_div(micro, divisor)
     parsed = pa.array(minor, pa.int64(), mask=~pc.fill_null(ok, False).to_numpy(zero_copy_only=False))
     return parsed, _refused(f.name, raw, parsed, "expected an amount such as 1234.50")

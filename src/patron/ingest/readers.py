@@ -11,7 +11,7 @@ import codecs
 import gzip
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -45,9 +45,19 @@ class Source:
     chunks: Iterator[pa.Table]
     size: int
     _raw: IO[bytes] | None = None
+    _release: Callable[[], None] | None = None
 
     def position(self) -> int:
         return self._raw.tell() if self._raw is not None and not self._raw.closed else self.size
+
+    def close(self) -> None:
+        """Release the file, whether every chunk was read, some, or none."""
+        if isinstance(self.chunks, Generator):
+            self.chunks.close()
+        if self._raw is not None:
+            self._raw.close()
+        if self._release is not None:
+            self._release()
 
 
 def open_source(path: Path, options: ReadOptions, chunk_rows: int) -> Source:
@@ -91,25 +101,34 @@ def detect_encoding(path: Path) -> str:
         if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
             return "utf-16"
         stream.seek(0)
-        failures: dict[str, str] = {}
+        failures: dict[str, tuple[int, int]] = {}  # encoding → (byte offset, row)
         for encoding in ("utf-8-sig", "gb18030"):
             stream.seek(0)
             decoder = codecs.getincrementaldecoder(encoding)()
             offset = 0
+            lines = 0
+            block = b""
             try:
                 while block := stream.read(_BLOCK):
                     decoder.decode(block)
                     offset += len(block)
+                    lines += block.count(b"\n")
+                block = b""
                 decoder.decode(b"", final=True)
                 return encoding
             except UnicodeDecodeError as exc:
-                failures[encoding] = f"byte {offset + exc.start}"
+                # exc.start counts from the block (plus at most a few bytes the decoder held back).
+                start = max(0, min(exc.start, len(block)))
+                row = lines + block[:start].count(b"\n") + 1
+                failures[encoding] = (offset + start, row)
+    (utf8_at, utf8_row), (gb_at, gb_row) = failures["utf-8-sig"], failures["gb18030"]
     raise InputError(
-        f"{path}: the file is neither UTF-8 nor GB18030 "
-        f"(invalid UTF-8 at {failures['utf-8-sig']}, invalid GB18030 at {failures['gb18030']}); "
-        "save it as UTF-8 or name its encoding in a mapping file",
+        f"{path}: row {min(utf8_row, gb_row)}: the file is neither UTF-8 nor GB18030 "
+        f"(invalid UTF-8 at byte {utf8_at}, row {utf8_row}; invalid GB18030 at byte {gb_at}, "
+        f"row {gb_row}); save it as UTF-8 or name its encoding in a mapping file",
         code=ErrorCode.ENCODING_INVALID,
         file=str(path),
+        row=min(utf8_row, gb_row),
     )
 
 
@@ -184,9 +203,17 @@ def _delimited(path: Path, options: ReadOptions, chunk_rows: int) -> Source:
         )
     except pa.ArrowInvalid as exc:
         raw.close()
+        if options.header and "Empty CSV file" in str(exc):  # a header line without a line end
+            raise InputError(
+                f"{path}: the file has a header but no data rows", code=ErrorCode.FILE_EMPTY, file=str(path)
+            ) from exc
         raise _csv_error(path, exc) from exc
     columns = [c.strip() for c in reader.schema.names]
-    _check_unique(path, columns)
+    try:
+        _check_unique(path, columns)
+    except InputError:
+        raw.close()
+        raise
     return Source(path, columns, _rechunk(_csv_batches(path, reader, raw), columns, chunk_rows),
                   path.stat().st_size, raw)
 
@@ -255,8 +282,12 @@ def _table(batches: list[pa.RecordBatch], columns: list[str]) -> pa.Table:
 def _whitespace(path: Path, encoding: str, options: ReadOptions, chunk_rows: int) -> Source:
     stream, raw = _text_stream(path, encoding)
     lines = io.TextIOWrapper(stream, encoding="utf-8-sig", newline=None)
-    columns = list(options.column_names) or lines.readline().split()
-    _check_unique(path, columns)
+    try:
+        columns = list(options.column_names) or lines.readline().split()
+        _check_unique(path, columns)
+    except InputError:
+        raw.close()
+        raise
 
     def chunks() -> Iterator[pa.Table]:
         with raw:
@@ -290,7 +321,7 @@ def _parquet(path: Path, chunk_rows: int) -> Source:
         for batch in parquet.iter_batches(batch_size=chunk_rows):
             yield pa.table({c: _as_text(batch.column(c)) for c in columns})
 
-    return Source(path, columns, chunks(), path.stat().st_size)
+    return Source(path, columns, chunks(), path.stat().st_size, _release=parquet.close)
 
 
 def _as_text(values: pa.Array) -> pa.Array:
@@ -316,14 +347,18 @@ def _jsonl(path: Path, chunk_rows: int) -> Source:
         return obj
 
     # Columns are the keys of the first object (later objects may omit some).
-    for line in lines:
-        line_no += 1
-        if line.strip():
-            first_rows.append(parse(line))
-            columns = list(first_rows[0])
-            break
-    if not columns:
-        raise InputError(f"{path}: the file holds no JSON object", code=ErrorCode.FILE_EMPTY, file=str(path))
+    try:
+        for line in lines:
+            line_no += 1
+            if line.strip():
+                first_rows.append(parse(line))
+                columns = list(first_rows[0])
+                break
+        if not columns:
+            raise InputError(f"{path}: the file holds no JSON object", code=ErrorCode.FILE_EMPTY, file=str(path))
+    except (InputError, UnicodeDecodeError):
+        raw.close()
+        raise
 
     def chunks() -> Iterator[pa.Table]:
         nonlocal line_no
@@ -366,16 +401,20 @@ def _xlsx(path: Path, options: ReadOptions, chunk_rows: int) -> Source:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a broken file
         raise InputError(f"{path}: not a readable XLSX workbook: {exc}", file=str(path)) from exc
-    sheet = book.worksheets[0]
-    rows_iter = sheet.iter_rows(values_only=True)
-    if options.header:
-        header = next(rows_iter, None)
-        if header is None:
-            raise InputError(f"{path}: the workbook's first sheet is empty", code=ErrorCode.FILE_EMPTY, file=str(path))
-        columns = [str(h).strip() if h is not None else "" for h in header]
-    else:
-        columns = list(options.column_names)
-    _check_unique(path, columns)
+    try:
+        sheet = book.worksheets[0]
+        rows_iter = sheet.iter_rows(values_only=True)
+        if options.header:
+            header = next(rows_iter, None)
+            if header is None:
+                raise InputError(f"{path}: the workbook's first sheet is empty", code=ErrorCode.FILE_EMPTY, file=str(path))
+            columns = [str(h).strip() if h is not None else "" for h in header]
+        else:
+            columns = list(options.column_names)
+        _check_unique(path, columns)
+    except Exception:
+        book.close()
+        raise
 
     def chunks() -> Iterator[pa.Table]:
         rows: list[list[str | None]] = []
@@ -390,7 +429,7 @@ def _xlsx(path: Path, options: ReadOptions, chunk_rows: int) -> Source:
         finally:
             book.close()
 
-    return Source(path, columns, chunks(), path.stat().st_size)
+    return Source(path, columns, chunks(), path.stat().st_size, _release=book.close)
 
 
 def _cell_text(value: Any) -> str | None:

@@ -119,6 +119,16 @@ FIELDS: dict[Entity, tuple[Field, ...]] = {
     ),
 }
 
+NATURAL_KEY: dict[Entity, str] = {
+    Entity.ORDERS: "order_id",
+    Entity.CUSTOMERS: "customer_id",
+    Entity.PRODUCTS: "sku",
+    Entity.EVENTS: "event_id",
+    Entity.REFUNDS: "refund_id",
+    Entity.REVIEWS: "review_id",
+}
+"""The column that identifies a record of each entity within a shop."""
+
 RETURN_FLAG = "is_return"
 """Derived orders column: the row returns goods bought earlier (a cancellation invoice line)."""
 

@@ -7,8 +7,12 @@ and the run is recorded in ``ingest_runs``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import Connection, Engine, MetaData, insert
@@ -22,16 +26,26 @@ from patron.ingest.model import Entity, IngestReport, RowError, RunStatus, Table
 from patron.ingest.profiles import Profile, resolve
 from patron.ingest.quarantine import Quarantine
 from patron.ingest.readers import Source, open_source
-from patron.ingest.schema import fields
-from patron.ingest.transform import HEADER_ROWS, Context, RunState, check_columns, transform
+from patron.ingest.schema import Kind, fields
+from patron.ingest.transform import (
+    HEADER_ROWS,
+    Context,
+    RunState,
+    Transformed,
+    check_columns,
+    transform,
+)
+from patron.money import Money
 from patron.settings import Settings
+
+_T = TypeVar("_T")
 
 Progress = Callable[[int, int, int], None]
 """Called after each chunk with (bytes done, bytes total, rows read)."""
 
-Conflicts = Callable[[Connection, "staging.Table", set[str]], list[RowError]]
+Conflicts = Callable[[Connection, staging.Table, set[str], merge.Show], list[RowError]]
 
-_CONFLICTS: dict[Entity, Callable[[Connection, staging.Table, set[str]], list[RowError]]] = {
+_CONFLICTS: dict[Entity, Conflicts] = {
     Entity.ORDERS: merge.orders_conflicts,
     Entity.CUSTOMERS: merge.customers_conflicts,
     Entity.PRODUCTS: merge.products_conflicts,
@@ -59,7 +73,7 @@ def ingest(
     chosen = resolve(entity, profile, mapping)
     shop_name = shop or settings.default_shop
     started = clock.now()
-    quarantine_path = settings.quarantine_dir / f"{shop_name}-{entity}-{started:%Y%m%dT%H%M%S%f}.csv"
+    quarantine_path = _quarantine_path(settings.quarantine_dir, f"{shop_name}-{entity}-{started:%Y%m%dT%H%M%S%f}")
     quarantine = Quarantine(quarantine_path)
     source = open_source(path, chosen.read, settings.ingest_chunk_rows)
     rows_read = 0
@@ -81,8 +95,9 @@ def ingest(
             staging.create(connection, stage)
             rows_read = _stage_all(connection, context, source, stage, quarantine, max_errors, progress)
             provided = _provided(chosen, entity, source.columns)
+            staging.index_by_key(connection, stage, entity)
             if quarantine.count <= max_errors:
-                quarantine.add(_CONFLICTS[entity](connection, stage, provided))
+                quarantine.add(_CONFLICTS[entity](connection, stage, provided, _show(context)))
                 merge.drop_rows(connection, stage, quarantine.rows)
             if quarantine.count <= max_errors:
                 result, late = _merge(connection, entity, stage, the_shop, provided)
@@ -91,6 +106,7 @@ def ingest(
                 rejected = True
                 connection.rollback()
     finally:
+        source.close()
         saved = quarantine.close()
     report = IngestReport(
         run_id=0,
@@ -110,7 +126,8 @@ def ingest(
     if rejected:
         raise IngestRejected(
             f"{path}: {len(quarantine.rows)} bad row(s), more than the {max_errors} allowed "
-            f"(--max-errors); nothing was stored. Bad rows are listed in {saved}",
+            f"(--max-errors); nothing was stored. {_describe(quarantine.first)}. "
+            f"Every bad row is listed in {saved}",
             file=str(path),
             rejected_rows=len(quarantine.rows),
             max_errors=max_errors,
@@ -124,6 +141,31 @@ def ingest(
     return report
 
 
+_SHOWN_ERRORS = 3
+
+
+def _describe(errors: list[RowError]) -> str:
+    """The first bad values, naming row, column, value and reason."""
+    shown = "; ".join(
+        f"row {e.row}, column {e.column!r}"
+        + (f", value {e.value!r}" if e.value is not None else "")
+        + f": {e.reason}"
+        for e in errors[:_SHOWN_ERRORS]
+    )
+    more = " …" if len(errors) > _SHOWN_ERRORS else ""
+    return f"First: {shown}{more}"
+
+
+def _quarantine_path(folder: Path, stem: str) -> Path:
+    """A quarantine file name not used yet: an earlier run's file is never overwritten."""
+    path = folder / f"{stem}.csv"
+    n = 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}.csv"
+    return path
+
+
 def _stage_all(
     connection: Connection,
     context: Context,
@@ -133,16 +175,13 @@ def _stage_all(
     max_errors: int,
     progress: Progress | None,
 ) -> int:
-    state = RunState()
     rows_read = 0
-    for chunk in source.chunks:
-        first_row = rows_read + HEADER_ROWS + 1
-        done = transform(context, chunk, first_row, state)
+    for first_row, rows, done in _prefetch(_transformed(context, source)):
         quarantine.add(done.errors)
         if quarantine.count <= max_errors:  # once rejected, keep reading only to list every bad row
-            numbers = np.arange(first_row, first_row + chunk.num_rows, dtype=np.int64)
+            numbers = np.arange(first_row, first_row + rows, dtype=np.int64)
             staging.append(connection, stage, done.columns, done.good, numbers)
-        rows_read += chunk.num_rows
+        rows_read += rows
         if progress is not None:
             progress(source.position(), source.size, rows_read)
     if rows_read == 0:
@@ -154,6 +193,45 @@ def _stage_all(
             file=str(source.path),
         )
     return rows_read
+
+
+def _transformed(context: Context, source: Source) -> Iterator[tuple[int, int, Transformed]]:
+    """Each chunk transformed: (source row number of its first row, rows, result)."""
+    state = RunState()
+    rows_read = 0
+    for chunk in source.chunks:
+        first_row = rows_read + HEADER_ROWS + 1
+        yield first_row, chunk.num_rows, transform(context, chunk, first_row, state)
+        rows_read += chunk.num_rows
+
+
+def _prefetch(items: Iterator[_T]) -> Iterator[_T]:
+    """Compute the next item in a worker thread while the caller works on this one: reading and
+    validating (Arrow, releasing the GIL) overlaps with loading into the database."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(next, items, None)
+        while (item := future.result()) is not None:
+            future = pool.submit(next, items, None)
+            yield item
+
+
+def _show(context: Context) -> merge.Show:
+    """Staged values as a person reads them: amounts in major units of the row's currency,
+    times in the time zone the file was read in."""
+    kinds = {f.name: f.kind for f in fields(context.entity)}
+    zone = ZoneInfo(context.profile.timezone or context.timezone)
+
+    def show(column: str, row: Mapping[str, Any]) -> str:
+        value = row[column]
+        kind = kinds.get(column)
+        if kind is Kind.MONEY and isinstance(value, int):
+            currency = row.get("currency") or context.currency
+            return f"{Money(value, currency).to_decimal():f}"
+        if kind is Kind.TIMESTAMP and isinstance(value, datetime):
+            return value.astimezone(zone).isoformat(sep=" ")
+        return str(value)
+
+    return show
 
 
 def _provided(profile: Profile, entity: Entity, found: list[str]) -> set[str]:

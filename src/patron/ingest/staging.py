@@ -12,12 +12,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from sqlalchemy import BigInteger, Boolean, Column, Connection, Date, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Connection, Date, Index, MetaData, String, Table, Text
 from sqlalchemy.types import TypeEngine
 
 from patron.db.types import JSONDocument, UTCDateTime
 from patron.ingest.model import Entity
-from patron.ingest.schema import RETURN_FLAG, Kind, fields
+from patron.ingest.schema import NATURAL_KEY, RETURN_FLAG, Kind, fields
 
 ROW = "_row"
 TARGET_ID = "target_id"
@@ -43,6 +43,12 @@ def stage_table(metadata: MetaData, entity: Entity) -> Table:
     return temp_table(metadata, f"stage_{entity}", [Column(ROW, BigInteger, nullable=False), *columns])
 
 
+def index_by_key(connection: Connection, stage: Table, entity: Entity) -> None:
+    """Index the staged rows by natural key and file order, once all are loaded: the merge
+    groups and numbers rows that way, and reads them in index order instead of sorting each time."""
+    Index(f"ix_{stage.name}_key", stage.c[NATURAL_KEY[entity]], stage.c[ROW]).create(connection)
+
+
 def temp_table(metadata: MetaData, name: str, columns: list[Column[object]]) -> Table:
     return Table(name, metadata, *columns, prefixes=["TEMPORARY"])
 
@@ -55,10 +61,11 @@ def create(connection: Connection, table: Table) -> None:
 def append(connection: Connection, table: Table, columns: dict[str, pa.Array], good: np.ndarray, rows: np.ndarray) -> int:
     """Add the good rows of a chunk; ``rows`` are their source row numbers."""
     mask = pa.array(good)
-    names = [c.name for c in table.columns]
     data = {ROW: pa.array(rows[good], pa.int64())}
-    for name in names[1:]:
-        data[name] = pc.filter(columns[name], mask)
+    for column in table.columns[1:]:
+        values = columns[column.name]
+        if values.null_count < len(values):  # a column the file leaves empty stays NULL unbound
+            data[column.name] = pc.filter(values, mask)
     batch = pa.table(data)
     if batch.num_rows == 0:
         return 0
