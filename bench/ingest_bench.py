@@ -40,16 +40,20 @@ def make_orders_csv(lines: int, path: Path, seed: int = 1) -> Path:
     sku = rng.integers(1, 5001, size=lines)
     price_fen = (rng.lognormal(4.0, 0.8, size=5001) * 100).astype(np.int64)
     quantity = rng.integers(1, 4, size=lines)
-    table = pa.table({
-        "order_id": pa.array(np.char.add("O", order_of_line.astype(str))),
-        "customer_id": pa.array(np.char.add("C", customers[order_of_line].astype(str))),
-        "placed_at": pa.array(np.datetime_as_string(placed[order_of_line], unit="s")),
-        "status": pa.array(np.where(rng.random(orders) < 0.03, "cancelled", "completed")[order_of_line]),
-        "sku": pa.array(np.char.add("SKU-", sku.astype(str))),
-        "quantity": pa.array(quantity),
-        "unit_price": pa.array([f"{p // 100}.{p % 100:02d}" for p in price_fen[sku].tolist()]),
-        "channel": pa.array(np.array(["app", "web", "store"])[order_of_line % 3]),
-    })
+    table = pa.table(
+        {
+            "order_id": pa.array(np.char.add("O", order_of_line.astype(str))),
+            "customer_id": pa.array(np.char.add("C", customers[order_of_line].astype(str))),
+            "placed_at": pa.array(np.datetime_as_string(placed[order_of_line], unit="s")),
+            "status": pa.array(
+                np.where(rng.random(orders) < 0.03, "cancelled", "completed")[order_of_line]
+            ),
+            "sku": pa.array(np.char.add("SKU-", sku.astype(str))),
+            "quantity": pa.array(quantity),
+            "unit_price": pa.array([f"{p // 100}.{p % 100:02d}" for p in price_fen[sku].tolist()]),
+            "channel": pa.array(np.array(["app", "web", "store"])[order_of_line % 3]),
+        }
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     pacsv.write_csv(table, path)
     return path
@@ -63,7 +67,9 @@ def measured(argv: list[str]) -> tuple[float, int]:
         "w=time.perf_counter()-t;"
         "print(json.dumps([w, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss//1024]))"
     )
-    out = subprocess.run([sys.executable, "-c", probe, *argv], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", probe, *argv], check=True, capture_output=True, text=True
+    )
     wall, rss = json.loads(out.stdout.strip().splitlines()[-1])
     return float(wall), int(rss)
 
@@ -94,12 +100,16 @@ def bench(lines: int, postgres: str | None, baseline: bool) -> dict[str, object]
         if name == "sqlite":
             for suffix in ("", "-wal", "-shm"):
                 Path(str(OUT / f"bench_{lines}.db") + suffix).unlink(missing_ok=True)
-        subprocess.run([*PATRON, "--db", url, "db", "upgrade"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*PATRON, "--db", url, "db", "upgrade"], check=True, stdout=subprocess.DEVNULL
+        )
         ingest = [*PATRON, "--db", url, "ingest", "orders", str(csv_path)]
         results[f"{name}_first"] = measured(ingest)
         results[f"{name}_again"] = measured(ingest)
         if baseline:
-            results[f"{name}_baseline"] = measured([sys.executable, "-c", BASELINE, str(csv_path), url])
+            results[f"{name}_baseline"] = measured(
+                [sys.executable, "-c", BASELINE, str(csv_path), url]
+            )
         print(json.dumps(results), flush=True)
     return results
 

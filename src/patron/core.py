@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 
 from patron.clock import Clock, SystemClock
 from patron.db import migrate
-from patron.db.engine import make_engine
+from patron.db.engine import make_engine, reader
 from patron.db.shops import get_shop
 from patron.db.tables import shops
 from patron.errors import ErrorCode, PatronError
@@ -20,7 +20,9 @@ from patron.settings import Settings
 
 
 class Patron:
-    def __init__(self, settings: Settings, clock: Clock | None = None, engine: Engine | None = None) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock | None = None, engine: Engine | None = None
+    ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.engine = engine or make_engine(settings.database_url)
@@ -71,7 +73,7 @@ class Patron:
     def stats(self, shop: str | None = None) -> list[ShopStats]:
         """Statistics of one shop, or of every shop when none is named."""
         self.require_schema()
-        with self.engine.connect() as connection:
+        with reader(self.engine).connect() as connection:
             if shop is not None:
                 return [shop_stats(connection, get_shop(connection, shop))]
             names = connection.execute(select(shops.c.name).order_by(shops.c.id)).scalars().all()

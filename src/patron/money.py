@@ -1,4 +1,4 @@
-"""Money as integer minor units with an ISO 4217 currency. Rounding rules live here and only here."""
+"""Money as integer minor units with an ISO 4217 currency; rounding rules live here only."""
 
 from __future__ import annotations
 

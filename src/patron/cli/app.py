@@ -27,7 +27,9 @@ app.command("demo")(demo.demo)
 
 @app.callback()
 def root(
-    db_url: Annotated[str | None, typer.Option("--db", help="Database URL for every command.")] = None,
+    db_url: Annotated[
+        str | None, typer.Option("--db", help="Database URL for every command.")
+    ] = None,
     shop: Annotated[str | None, typer.Option("--shop", help="Shop for every command.")] = None,
 ) -> None:
     Globals.db = db_url
@@ -52,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except PatronError as error:
-        render.errors.print(f"[red]error[/red] [{error.code}]: {error.message}", highlight=False, soft_wrap=True)
+        render.errors.print(
+            f"[red]error[/red] [{error.code}]: {error.message}", highlight=False, soft_wrap=True
+        )
         return EXIT_CODES.get(error.code, 1)
     except click.exceptions.Exit as done:
         return int(done.exit_code)

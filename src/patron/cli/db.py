@@ -7,7 +7,10 @@ import typer
 from patron.cli import render
 from patron.cli.options import DbOption, build
 
-app = typer.Typer(help="Database schema: upgrade to the latest migration, show the revision.", no_args_is_help=True)
+app = typer.Typer(
+    help="Database schema: upgrade to the latest migration, show the revision.",
+    no_args_is_help=True,
+)
 
 
 @app.command()

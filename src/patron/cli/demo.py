@@ -15,10 +15,16 @@ from patron.settings import Settings
 
 
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for the generated files and the database.")] = Path("demo-shop"),
-    customers: Annotated[int, typer.Option(min=50, help="Number of customers to generate.")] = 20_000,
+    out: Annotated[
+        Path, typer.Option(help="Folder for the generated files and the database.")
+    ] = Path("demo-shop"),
+    customers: Annotated[
+        int, typer.Option(min=50, help="Number of customers to generate.")
+    ] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same shop.")] = 7,
-    db: Annotated[str | None, typer.Option("--db", help="Database URL (default: a SQLite file in --out).")] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL (default: a SQLite file in --out).")
+    ] = None,
 ) -> None:
     """Generate a realistic shop (customers, catalogue, two years of orders, refunds, behaviour,
     reviews), load it into the embedded database and print what it holds."""
@@ -28,7 +34,11 @@ def demo(
     with render.errors.status("working…") as status:
         result = run_demo(patron, out, customers=customers, seed=seed, on_step=status.update)
     rows = [
-        (str(r.entity), f"{r.rows_read:,}", *(f"{c.inserted:,}" for c in list(r.tables.values())[:1]))
+        (
+            str(r.entity),
+            f"{r.rows_read:,}",
+            *(f"{c.inserted:,}" for c in list(r.tables.values())[:1]),
+        )
         for r in result.reports
     ]
     render.table("loaded", ["file", "rows", "inserted"], rows)

@@ -16,10 +16,21 @@ from patron.ingest.profiles import PROFILES
 
 def ingest(
     entity: Annotated[Entity, typer.Argument(help="What the file holds.")],
-    file: Annotated[Path, typer.Argument(help="CSV (any delimiter, UTF-8/GB18030, .gz), Parquet, JSON Lines or XLSX.")],
-    profile: Annotated[str | None, typer.Option(help=f"Column layout: {', '.join(sorted(PROFILES))}.")] = None,
-    mapping: Annotated[Path | None, typer.Option(help="TOML mapping file for any other layout.")] = None,
-    max_errors: Annotated[int, typer.Option(min=0, help="Store the good rows when at most this many are bad.")] = 0,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV (any delimiter, UTF-8/GB18030, .gz), Parquet, JSON Lines or XLSX."
+        ),
+    ],
+    profile: Annotated[
+        str | None, typer.Option(help=f"Column layout: {', '.join(sorted(PROFILES))}.")
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="TOML mapping file for any other layout.")
+    ] = None,
+    max_errors: Annotated[
+        int, typer.Option(min=0, help="Store the good rows when at most this many are bad.")
+    ] = 0,
     db: DbOption = None,
     shop: ShopOption = None,
 ) -> None:
@@ -31,9 +42,13 @@ def ingest(
     """
     patron = build(db)
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
-        TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn(),
-        console=render.errors, transient=True,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rows]:,} rows"),
+        TimeElapsedColumn(),
+        console=render.errors,
+        transient=True,
     ) as bar:
         task = bar.add_task(f"{entity} ← {file.name}", total=None, rows=0)
 
@@ -41,8 +56,13 @@ def ingest(
             bar.update(task, completed=done, total=total, rows=rows)
 
         report = patron.ingest(
-            entity, file, shop=shop_name(shop), profile=profile, mapping=mapping,
-            max_errors=max_errors, progress=advance,
+            entity,
+            file,
+            shop=shop_name(shop),
+            profile=profile,
+            mapping=mapping,
+            max_errors=max_errors,
+            progress=advance,
         )
     show_report(report)
 
@@ -53,7 +73,9 @@ def show_report(report: IngestReport) -> None:
         f"(run {report.run_id}, profile {report.profile}): {report.rows_read:,} rows read, "
         f"{report.rows_accepted:,} accepted, {report.rows_rejected:,} rejected"
     )
-    rows = [(name, c.inserted, c.updated, c.unchanged) for name, c in report.tables.items()]
+    rows: list[tuple[str, object, object, object]] = [
+        (name, c.inserted, c.updated, c.unchanged) for name, c in report.tables.items()
+    ]
     rows += [(f"stub {name}", n, "", "") for name, n in report.stubs.items() if n]
     render.table("", ["table", "inserted", "updated", "unchanged"], rows)
     if report.quarantine_path:

@@ -12,8 +12,12 @@ from patron.settings import Settings
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Database URL (default: PATRON_DATABASE_URL or sqlite:///patron.db).",
-                 envvar="PATRON_DATABASE_URL", show_envvar=False),
+    typer.Option(
+        "--db",
+        help="Database URL (default: PATRON_DATABASE_URL or sqlite:///patron.db).",
+        envvar="PATRON_DATABASE_URL",
+        show_envvar=False,
+    ),
 ]
 ShopOption = Annotated[str | None, typer.Option("--shop", help="Shop name (default: 'default').")]
 

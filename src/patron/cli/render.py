@@ -11,6 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from patron.money import Money
+
 console = Console()
 errors = Console(stderr=True)
 
@@ -37,6 +39,4 @@ def as_csv(records: Sequence[dict[str, Any]]) -> None:
 
 
 def money(minor: int, currency: str) -> str:
-    from patron.money import Money
-
     return f"{Money(minor, currency).to_decimal():,f} {currency}"

@@ -6,7 +6,9 @@ from patron.cli import render
 from patron.cli.options import DbOption, FormatOption, OutputFormat, ShopOption, build, shop_name
 
 
-def stats(db: DbOption = None, shop: ShopOption = None, format: FormatOption = OutputFormat.TABLE) -> None:
+def stats(
+    db: DbOption = None, shop: ShopOption = None, format: FormatOption = OutputFormat.TABLE
+) -> None:
     """Customers, orders, lines, refunds, events, products, revenue and order span per shop."""
     found = build(db).stats(shop_name(shop))
     records = [s.to_json() for s in found]

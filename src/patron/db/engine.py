@@ -1,4 +1,4 @@
-"""Engines for the operational database: SQLite (WAL, foreign keys) by default, PostgreSQL in production."""
+"""Database engines: SQLite (WAL, foreign keys) by default, PostgreSQL in production."""
 
 from __future__ import annotations
 
@@ -39,9 +39,15 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Take the write lock at the start: never check-then-act under a read lock that upgrades later.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock at the start: never check-then-act under a read lock that
+        # upgrades later. Readers (see `reader`) begin deferred and read a WAL snapshot.
+        writes = connection.get_execution_options().get(_WRITES, True)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
+_WRITES = "patron_writes"
+
+
+def reader(engine: Engine) -> Engine:
+    """The same engine for read-only work: on SQLite it does not wait for a running writer."""
+    return engine.execution_options(**{_WRITES: False})

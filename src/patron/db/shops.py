@@ -38,7 +38,9 @@ def get_shop(connection: Connection, name: str) -> Shop:
     return shop
 
 
-def ensure_shop(connection: Connection, name: str, timezone: str, currency: str, clock: Clock) -> Shop:
+def ensure_shop(
+    connection: Connection, name: str, timezone: str, currency: str, clock: Clock
+) -> Shop:
     """The shop named ``name``, created with this time zone and currency if it does not exist."""
     existing = find_shop(connection, name)
     if existing is not None:
@@ -50,7 +52,9 @@ def ensure_shop(connection: Connection, name: str, timezone: str, currency: str,
     if not is_currency_code(currency):
         raise ConfigError(f"not an ISO 4217 currency code: {currency!r}", currency=currency)
     connection.execute(
-        insert(shops).values(name=name, timezone=timezone, currency=currency, created_at=clock.now())
+        insert(shops).values(
+            name=name, timezone=timezone, currency=currency, created_at=clock.now()
+        )
     )
     return get_shop(connection, name)
 

@@ -246,7 +246,8 @@ class _Names:
 def _names(gender: IntArray, rng: np.random.Generator) -> _Names:
     """Common surnames far more often than rare ones; given names by gender, one or two chars."""
     n = gender.size
-    surname = choose(1.0 / np.arange(1, len(SURNAMES) + 1) ** 0.7, n, rng)
+    rank = np.arange(1, len(SURNAMES) + 1, dtype=np.float64)
+    surname = choose(rank**-0.7, n, rng)
     either = rng.integers(0, 2, size=n)
     pool = np.where(gender == 0, 0, np.where(gender == 1, 1, either)) * len(GIVEN_FEMALE)
     first = pool + rng.integers(0, len(GIVEN_FEMALE), size=n)
@@ -262,7 +263,7 @@ def _emails(names: _Names, index: IntArray, rng: np.random.Generator) -> tuple[p
     qq = rng.random(n) < 0.35
     number = pa.array(bijection(index, 1_000_000, rng)).cast(pa.string())
     qq_number = pa.array(10_000_000 + bijection(index, 90_000_000, rng)).cast(pa.string())
-    domain = choose(np.ones(len(EMAIL_DOMAINS)), n, rng)
+    domain = choose(np.ones(len(EMAIL_DOMAINS), dtype=np.float64), n, rng)
     named = join([names.pinyin(), number, "@", pick(EMAIL_DOMAINS, domain)])
     email = pc.if_else(pa.array(qq), join([qq_number, "@qq.com"]), named)
     return masked(email, ~has), has

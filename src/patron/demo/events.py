@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from patron.demo.calendar import DAY, END, HOUR, Calendar
 from patron.demo.catalog import Catalog, sku
 from patron.demo.customers import Customers, customer_id
-from patron.demo.orders import ORDER_CHANNELS, Orders
+from patron.demo.orders import Orders
 from patron.demo.purchases import Purchases
 from patron.demo.reviews import Reviews
 from patron.demo.sampling import (
@@ -30,7 +30,7 @@ from patron.demo.sampling import (
     expand,
 )
 from patron.demo.text import join, local_time, masked, numbered, pick
-from patron.demo.vocab import CATEGORY_TREE, SEARCH_TEMPLATES
+from patron.demo.vocab import CATEGORY_TREE, ORDER_CHANNELS, SEARCH_TEMPLATES
 from patron.ingest.model import EventType
 
 PURCHASE, BROWSE, INTENT, ANONYMOUS = range(4)
@@ -94,6 +94,7 @@ class Events:
 def build_events(
     o: Orders,
     reviews: Reviews,
+    *,
     p: Purchases,
     c: Customers,
     cat: Catalog,
@@ -163,7 +164,9 @@ def _browse_sessions(
     count = rng.poisson(np.where(bought, 0.4 + 0.4 * orders, 1.5))
     count = np.where(end > start, count, 0)
     customer, _ = expand(count)
-    return _sessions_in(BROWSE, customer, start[customer], end[customer], c, cat, calendar, rng)
+    return _sessions_in(
+        BROWSE, customer, start[customer], end[customer], c=c, cat=cat, calendar=calendar, rng=rng
+    )
 
 
 def _intent_sessions(
@@ -175,7 +178,7 @@ def _intent_sessions(
     start = np.full(customer.size, END - INTENT_DAYS * DAY, dtype=np.int64)
     start = np.maximum(start, c.signup[customer])
     end = np.full(customer.size, END, dtype=np.int64)
-    return _sessions_in(INTENT, customer, start, end, c, cat, calendar, rng)
+    return _sessions_in(INTENT, customer, start, end, c=c, cat=cat, calendar=calendar, rng=rng)
 
 
 def _sessions_in(
@@ -183,6 +186,7 @@ def _sessions_in(
     customer: IntArray,
     start: IntArray,
     end: IntArray,
+    *,
     c: Customers,
     cat: Catalog,
     calendar: Calendar,
@@ -204,7 +208,7 @@ def _sessions_in(
 def _anonymous_sessions(
     n_customers: int, cat: Catalog, calendar: Calendar, rng: np.random.Generator
 ) -> Sessions:
-    n = int(round(ANONYMOUS_PER_CUSTOMER * n_customers))
+    n = round(ANONYMOUS_PER_CUSTOMER * n_customers)
     top = choose(np.array([t.share for t in CATEGORY_TREE]), n, rng)
     return Sessions(
         kind=np.full(n, ANONYMOUS, dtype=np.int64),
@@ -224,19 +228,22 @@ def _blocks(
 ) -> list[_Block]:
     """The steps of every session, in funnel order, with the products they concern."""
     purchase = s.kind == PURCHASE
-    order = np.maximum(s.order, 0)
-    lines = np.where(purchase, np.diff(np.append(o.first_line, o.line_order.size))[order], 0)
+    lines = np.zeros(s.size, dtype=np.int64)
+    lines[purchase] = o.line_count[s.order[purchase]]
     taste = np.where(s.customer >= 0, c.taste[np.maximum(s.customer, 0)], 0.0)
     step = EVENT_TYPES.index
-    views = _views(s, lines, o, cat, taste, rng)
+    views = _views(s, lines, o, cat=cat, taste=taste, rng=rng)
     cart = np.where(purchase, lines, _chance(CART, s.kind, rng))
     cart += (s.kind == INTENT) & (rng.random(s.size) < 0.3)
     removed = (cart > 0) & ~purchase & (rng.random(s.size) < CART_REMOVE)
     checkout = purchase | ((cart > 0) & ~removed & (rng.random(s.size) < CHECKOUT_AFTER_CART))
     # App buyers sign in to check out more often than the other sessions.
-    app = purchase & (o.channel[order] == ORDER_CHANNELS.index("app"))
+    app = np.zeros(s.size, dtype=np.bool_)
+    app[purchase] = o.channel[s.order[purchase]] == ORDER_CHANNELS.index("app")
     signed = np.maximum(_chance(SIGN_IN, s.kind, rng), app & (rng.random(s.size) < 0.2))
-    carts = _cart_block(step(EventType.CART_ADD), cart, purchase, lines, o, views, rng)
+    carts = _cart_block(
+        step(EventType.CART_ADD), cart, views, purchase=purchase, lines=lines, rng=rng
+    )
     return [
         _plain(step(EventType.VISIT), np.ones(s.size, dtype=np.int64)),
         _plain(step(EventType.SIGN_IN), signed),
@@ -260,6 +267,7 @@ def _views(
     s: Sessions,
     lines: IntArray,
     o: Orders,
+    *,
     cat: Catalog,
     taste: FloatArray,
     rng: np.random.Generator,
@@ -274,8 +282,7 @@ def _views(
     leaf = np.where(wander, cat.leaf[rng.integers(0, cat.size, size=session.size)], leaf)
     product = cat.pick_in_leaf(leaf, taste[session], rng)
     ordered = rank < lines[session]
-    line = o.first_line[np.maximum(s.order[session], 0)] + rank
-    product = np.where(ordered, o.product[np.minimum(line, o.product.size - 1)], product)
+    product[ordered] = o.product[o.first_line[s.order[session[ordered]]] + rank[ordered]]
     return _Block(session, EVENT_TYPES.index(EventType.VIEW), rank, product)
 
 
@@ -295,10 +302,10 @@ def _viewed(step: int, count: IntArray, views: _Block, rng: np.random.Generator)
 def _cart_block(
     step: int,
     count: IntArray,
+    views: _Block,
+    *,
     purchase: BoolArray,
     lines: IntArray,
-    o: Orders,
-    views: _Block,
     rng: np.random.Generator,
 ) -> _Block:
     """Purchase sessions put the ordered products in the cart; others a product viewed."""

@@ -95,7 +95,13 @@ def _tables(n_customers: int, seed: int) -> tuple[dict[Entity, pa.Table], int]:
     refunds = build_refunds(orders, catalog, calendar, stream(seed, "refunds"))
     reviews = build_reviews(orders, refunds, people, catalog, stream(seed, "reviews"))
     events = build_events(
-        orders, reviews, purchases, people, catalog, calendar, stream(seed, "events")
+        orders,
+        reviews,
+        p=purchases,
+        c=people,
+        cat=catalog,
+        calendar=calendar,
+        rng=stream(seed, "events"),
     )
     tables = {
         Entity.PRODUCTS: catalog.table(),

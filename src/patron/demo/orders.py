@@ -81,6 +81,10 @@ class Orders:
     def size(self) -> int:
         return int(self.placed.size)
 
+    @property
+    def line_count(self) -> IntArray:
+        return np.diff(np.append(self.first_line, self.line_order.size))
+
 
 def order_id(index: IntArray) -> pa.Array:
     return numbered("O", index + 1, 8)
@@ -93,7 +97,7 @@ def build_orders(
     promo = calendar.promo_day[day]
     n_lines = 1 + rng.binomial(MAX_LINES - 1, sigmoid(c.basket[p.customer] + 0.8 * promo))
     line_order, rank = expand(n_lines)
-    product = _choose_products(line_order, rank, p.customer[line_order], c, cat, rng)
+    product = _choose_products(line_order, rank, p.customer[line_order], c=c, cat=cat, rng=rng)
     product = _rebuy(product, line_order, p.customer[line_order], cat, rng)
     product = _formula_stage(product, p.placed[line_order], p.customer[line_order], c, cat)
     line_order, product = _distinct_lines(line_order, product, cat.size)
@@ -132,6 +136,7 @@ def _choose_products(
     line_order: IntArray,
     rank: IntArray,
     line_customer: IntArray,
+    *,
     c: Customers,
     cat: Catalog,
     rng: np.random.Generator,
@@ -224,7 +229,7 @@ def _discounts(
     coupon_off = np.where(new, new_amount, np.where(uses, amounts[best], 0))
     prefixes = [p for p, _, _ in COUPONS] + [NEW_CUSTOMER_COUPON[0]]
     template = np.where(new, len(COUPONS), best)
-    codes = join([pick(prefixes, template), "-", pa.array(_random_codes(n, rng))])
+    codes = join([pick(prefixes, template), "-", pa.array(_random_codes(n, rng), pa.string())])
     return np.minimum(cross + coupon_off, subtotal // 2), masked(codes, ~(new | uses))
 
 

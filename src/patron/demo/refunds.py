@@ -47,7 +47,7 @@ class RefundRows:
     line: IntArray
     """Index of the refunded order line (one refund row per line)."""
     quantity: IntArray
-    """Units returned; 0 for a price adjustment that returns nothing."""
+    """Units returned; 0 for a price adjustment that returns nothing (written empty)."""
     amount: IntArray
     refunded: IntArray
     reason: IntArray
@@ -156,7 +156,8 @@ def refunds_table(refunds: Refunds, o: Orders) -> pa.Table:
             "order_id": order_id(o.line_order[r.line]),
             "line_no": integers(o.line_no[r.line]),
             "sku": sku(o.product[r.line]),
-            "quantity": integers(r.quantity),
+            # A price adjustment returns no goods: its quantity is left empty.
+            "quantity": integers(r.quantity, r.quantity == 0),
             "amount": money(r.amount),
             "refunded_at": local_time(r.refunded),
             "reason": pick(_REASONS, r.reason),

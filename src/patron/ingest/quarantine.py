@@ -29,7 +29,9 @@ class Quarantine:
                 self._file = self.path.open("w", encoding="utf-8", newline="")
                 self._writer = csv.writer(self._file)
                 self._writer.writerow(HEADER)
-            self._writer.writerow((error.row, error.column, "" if error.value is None else error.value, error.reason))
+            self._writer.writerow(
+                (error.row, error.column, "" if error.value is None else error.value, error.reason)
+            )
             self.count += 1
             self.rows.add(error.row)
             if len(self.first) < 20:

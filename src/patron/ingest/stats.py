@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, select
@@ -37,17 +37,29 @@ class ShopStats:
 
 
 def _count(connection: Connection, table: Table, shop_id: int) -> int:
-    return int(connection.execute(select(func.count()).select_from(table).where(table.c.shop_id == shop_id)).scalar_one())
+    return int(
+        connection.execute(
+            select(func.count()).select_from(table).where(table.c.shop_id == shop_id)
+        ).scalar_one()
+    )
 
 
 def shop_stats(connection: Connection, shop: Shop) -> ShopStats:
     """Revenue is in the shop's currency: gross is what non-cancelled orders paid, net is gross
     less the refunds on those orders."""
     o, r = t.orders, t.refunds
-    counted = (o.c.shop_id == shop.id, o.c.status != OrderStatus.CANCELLED.value, o.c.currency == shop.currency)
-    gross = connection.execute(select(func.coalesce(func.sum(o.c.total_minor), 0)).where(*counted)).scalar_one()
+    counted = (
+        o.c.shop_id == shop.id,
+        o.c.status != OrderStatus.CANCELLED.value,
+        o.c.currency == shop.currency,
+    )
+    gross = connection.execute(
+        select(func.coalesce(func.sum(o.c.total_minor), 0)).where(*counted)
+    ).scalar_one()
     refunded = connection.execute(
-        select(func.coalesce(func.sum(r.c.amount_minor), 0)).join(o, o.c.id == r.c.order_id).where(*counted)
+        select(func.coalesce(func.sum(r.c.amount_minor), 0))
+        .join(o, o.c.id == r.c.order_id)
+        .where(*counted)
     ).scalar_one()
     span = connection.execute(
         select(func.min(o.c.placed_at), func.max(o.c.placed_at)).where(o.c.shop_id == shop.id)
@@ -70,5 +82,8 @@ def shop_stats(connection: Connection, shop: Shop) -> ShopStats:
 
 
 def _utc(value: Any) -> datetime | None:
-    """min()/max() over a timestamp column come back untyped on SQLite; give them their type."""
-    return t.orders.c.placed_at.type.process_result_value(value, None)  # type: ignore[attr-defined, arg-type]
+    """min()/max() over a timestamp column come back as text on SQLite; give them their type."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

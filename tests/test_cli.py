@@ -1,0 +1,104 @@
+"""The command line as a user runs it: exit statuses, JSON output, the demo."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from patron.cli.app import main
+from patron.cli.options import Globals
+
+
+@pytest.fixture(autouse=True)
+def _reset_globals() -> None:
+    Globals.db = None
+    Globals.shop = None
+
+
+def test_db_upgrade_ingest_and_stats_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "order_id,customer_id,placed_at,sku,quantity,unit_price,shipping\n"
+        "A1,c1,2025-03-01 10:00:00,S1,2,10.00,6\n"
+        "A1,c1,2025-03-01 10:00:00,S2,1,5.50,6\n"
+        "A2,c2,2025-03-02 09:30:00,S1,1,10.00,0\n",
+        encoding="utf-8",
+    )
+    assert main(["--db", db, "db", "upgrade"]) == 0
+    assert main(["ingest", "orders", str(orders), "--db", db, "--shop", "s1"]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "--shop", "s1", "stats", "--format", "json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats == {
+        "shop": "s1",
+        "currency": "CNY",
+        "customers": 2,
+        "orders": 2,
+        "order_lines": 3,
+        "refunds": 0,
+        "events": 0,
+        "products": 2,
+        "reviews": 0,
+        "gross_revenue_minor": 2550 + 600 + 1000,
+        "net_revenue_minor": 4150,
+        "first_order_at": "2025-03-01T02:00:00+00:00",
+        "last_order_at": "2025-03-02T01:30:00+00:00",
+    }
+
+
+def test_unknown_shop_and_outdated_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert main(["--db", db, "stats"]) == 1
+    assert "patron db upgrade" in capsys.readouterr().err
+    assert main(["--db", db, "db", "upgrade"]) == 0
+    assert main(["--db", db, "stats", "--shop", "nowhere"]) == 3
+    assert "no shop named 'nowhere'" in capsys.readouterr().err
+
+
+def test_demo_small_shop(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--customers", "300", "--seed", "3"]) == 0
+    assert (out / "patron.db").exists()
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "--db",
+                f"sqlite:///{out / 'patron.db'}",
+                "stats",
+                "--shop",
+                "demo",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["customers"] >= 300
+    assert stats["orders"] > 300
+    assert stats["order_lines"] > stats["orders"]
+    assert 0 < stats["net_revenue_minor"] < stats["gross_revenue_minor"]
+    # The demo is deterministic: running it again changes nothing.
+    assert main(["demo", "--out", str(out), "--customers", "300", "--seed", "3"]) == 0
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "--db",
+                f"sqlite:///{out / 'patron.db'}",
+                "stats",
+                "--shop",
+                "demo",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out) == stats
