@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import gc
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -383,34 +383,43 @@ def test_a_rejected_first_run_creates_no_shop(patron: Patron, tmp_path: Path) ->
 # --- the command line -----------------------------------------------------------------------------
 
 
+Cli = Callable[..., int]
+
+
 @pytest.fixture
-def cli(patron: Patron, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Global options that point `patron` at the test database; afterwards, checks that the
-    commands closed every database connection they opened."""
+def cli(patron: Patron, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+    """Runs `patron --db <the test database> ARGS…` in-process and returns its exit status;
+    afterwards, checks that the commands closed every database connection they opened."""
+    from patron.cli.app import main
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PATRON_QUARANTINE_DIR", str(tmp_path / "cli-quarantine"))
-    yield ["--db", patron.settings.database_url]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
-        gc.collect()
-    leaked = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    leaked: list[str] = []
+
+    def run(*args: str) -> int:
+        status = main(["--db", patron.settings.database_url, *args])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            gc.collect()
+        leaked.extend(str(w.message) for w in caught if issubclass(w.category, ResourceWarning))
+        return status
+
+    yield run
     assert not leaked, f"the command left resources open: {leaked}"
 
 
 def test_cli_exit_status_of_a_rejected_run(
-    patron: Patron, stored: dict[str, Any], cli: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    patron: Patron, stored: dict[str, Any], cli: Cli, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from patron.cli.app import main
-
     path = write(tmp_path / "bad.csv", HEADER + CHANGES + "A4,C4,2024-03-02 10:00:00,completed,S1,Mug,-1,10.50,\n")
     capsys.readouterr()
-    assert main([*cli, "ingest", "orders", str(path)]) == 2
+    assert cli("ingest", "orders", str(path)) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert f"{path}: 1 bad row(s)" in err
     assert "row 4, column 'quantity', value '-1'" in err
     assert snapshot(patron) == stored
 
-    assert main([*cli, "ingest", "orders", str(path), "--max-errors", "1"]) == 0
+    assert cli("ingest", "orders", str(path), "--max-errors", "1") == 0
     assert patron.stats()[0].orders == 3
 
 
@@ -428,18 +437,16 @@ def test_cli_exit_status_of_a_rejected_run(
 def test_cli_exit_status_of_bad_files(
     patron: Patron,
     stored: dict[str, Any],
-    cli: list[str],
+    cli: Cli,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    make: Any,
+    make: Callable[[Path], Path],
     status: int,
     message: str,
 ) -> None:
-    from patron.cli.app import main
-
     path = make(tmp_path)
     capsys.readouterr()
-    assert main([*cli, "ingest", "orders", str(path)]) == status
+    assert cli("ingest", "orders", str(path)) == status
     err = " ".join(capsys.readouterr().err.split())
     assert f"{path}: {message}" in err
     assert snapshot(patron) == stored

@@ -59,7 +59,7 @@ class Calendar:
     promo_day: BoolArray
     """Days inside a sales campaign window: heavier discounts, bigger baskets."""
     peak_day: BoolArray
-    """The big days themselves (11.11, 12.12, 6.18)."""
+    """Days whose sale opens at midnight (11.11, 12.12, 6.1, 6.18): impulse buys, cancellations."""
 
     @property
     def operational_end(self) -> float:

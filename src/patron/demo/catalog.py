@@ -31,6 +31,7 @@ STAGE_PRICE = {1: 1.0, 2: 0.94, 3: 0.86}
 PRICE_SIGMA = 0.45
 POPULARITY_EXPONENT = 1.1
 """Zipf exponent of popularity inside a leaf: a few best sellers, a long tail."""
+PICK_CHUNK = 1 << 16
 PRICE_PREFERENCE = 0.9
 """How strongly a customer's premium taste tilts choices towards dearer products."""
 
@@ -88,6 +89,14 @@ class Catalog:
 
     def pick_in_leaf(self, leaf: IntArray, taste: FloatArray, rng: np.random.Generator) -> IntArray:
         """One product per entry: popularity skew tilted by the buyer's premium taste."""
+        # In chunks: the logits matrix is as wide as the largest leaf, so memory stays flat.
+        chunks = [
+            self._pick(leaf[i : i + PICK_CHUNK], taste[i : i + PICK_CHUNK], rng)
+            for i in range(0, leaf.size, PICK_CHUNK)
+        ]
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+
+    def _pick(self, leaf: IntArray, taste: FloatArray, rng: np.random.Generator) -> IntArray:
         members = self.leaf_members[leaf]
         price_z = np.where(members >= 0, self.price_z[np.maximum(members, 0)], 0.0)
         logits = self.leaf_logpop[leaf] + PRICE_PREFERENCE * taste[:, None] * price_z

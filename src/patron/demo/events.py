@@ -91,6 +91,26 @@ class Events:
     query: pa.Array
 
 
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    """Events before sorting, with the category each session came for (for search texts)."""
+
+    event_type: IntArray
+    customer: IntArray
+    occurred: IntArray
+    product: IntArray
+    session: IntArray
+    focus: IntArray
+
+    def __add__(self, other: _Raw) -> _Raw:
+        return _Raw(
+            *(np.concatenate([getattr(self, f), getattr(other, f)]) for f in self.__slots__)
+        )
+
+    def take(self, index: IntArray) -> _Raw:
+        return _Raw(*(getattr(self, f)[index] for f in self.__slots__))
+
+
 def build_events(
     o: Orders,
     reviews: Reviews,
@@ -107,25 +127,33 @@ def build_events(
         _intent_sessions(p, c, cat, calendar, rng),
         _anonymous_sessions(c.size, cat, calendar, rng),
     )
-    blocks = _blocks(sessions, o, c, cat, rng)
-    session, step, product = _ordered(blocks)
+    raw = _session_events(sessions, o, c, cat, rng) + _review_events(reviews, o)
+    return _finish(raw, cat, rng)
+
+
+def _session_events(
+    sessions: Sessions, o: Orders, c: Customers, cat: Catalog, rng: np.random.Generator
+) -> _Raw:
+    session, step, product = _ordered(_blocks(sessions, o, c, cat, rng))
     occurred, start = _timeline(sessions, session, step, rng)
+    # Sessions are numbered in the order they start.
     number = np.empty(sessions.size, dtype=np.int64)
     number[np.lexsort((np.arange(sessions.size), start))] = np.arange(sessions.size)
-    review_line = reviews.line
-    event_type = np.concatenate([step, np.full(reviews.size, EVENT_TYPES.index(EventType.REVIEW))])
-    all_events = Events(
-        event_type=event_type,
-        customer=np.concatenate(
-            [sessions.customer[session], o.customer[o.line_order[review_line]]]
-        ),
-        occurred=np.concatenate([occurred, reviews.created]),
-        product=np.concatenate([product, o.product[review_line]]),
-        session=np.concatenate([number[session], np.full(reviews.size, -1)]),
-        query=pa.nulls(0, pa.string()),
+    return _Raw(
+        step, sessions.customer[session], occurred, product, number[session], sessions.leaf[session]
     )
-    focus = np.concatenate([sessions.leaf[session], np.zeros(reviews.size, dtype=np.int64)])
-    return _finish(all_events, focus, cat, rng)
+
+
+def _review_events(reviews: Reviews, o: Orders) -> _Raw:
+    n = reviews.size
+    return _Raw(
+        event_type=np.full(n, EVENT_TYPES.index(EventType.REVIEW), dtype=np.int64),
+        customer=o.customer[o.line_order[reviews.line]],
+        occurred=reviews.created,
+        product=o.product[reviews.line],
+        session=np.full(n, -1, dtype=np.int64),
+        focus=np.zeros(n, dtype=np.int64),
+    )
 
 
 def _concat_sessions(*parts: Sessions) -> Sessions:
@@ -362,23 +390,16 @@ def _timeline(
     return start[session] + offset, start
 
 
-def _finish(e: Events, focus: IntArray, cat: Catalog, rng: np.random.Generator) -> Events:
+def _finish(raw: _Raw, cat: Catalog, rng: np.random.Generator) -> Events:
     """Drop what falls outside the period, sort by time, and write the search queries."""
-    keep = np.flatnonzero((e.occurred >= 0) & (e.occurred < END))
-    keep = keep[np.lexsort((keep, e.occurred[keep]))]
-    searched = e.event_type[keep] == EVENT_TYPES.index(EventType.SEARCH)
-    queries = _queries(focus[keep][searched], cat, rng)
+    keep = np.flatnonzero((raw.occurred >= 0) & (raw.occurred < END))
+    e = raw.take(keep[np.lexsort((keep, raw.occurred[keep]))])
+    searched = e.event_type == EVENT_TYPES.index(EventType.SEARCH)
+    queries = _queries(e.focus[searched], cat, rng)
     # Non-search events take a null index, hence a null query.
     position = np.cumsum(searched) - 1
     query = queries.take(pa.array(position, pa.int64(), mask=~searched))
-    return Events(
-        event_type=e.event_type[keep],
-        customer=e.customer[keep],
-        occurred=e.occurred[keep],
-        product=e.product[keep],
-        session=e.session[keep],
-        query=query,
-    )
+    return Events(e.event_type, e.customer, e.occurred, e.product, e.session, query)
 
 
 def _queries(leaf: IntArray, cat: Catalog, rng: np.random.Generator) -> pa.Array:
