@@ -39,7 +39,7 @@ from sqlalchemy import (
 from patron.db import tables as t
 from patron.ingest.model import Entity, OrderStatus, RowError, TableCounts
 from patron.ingest.schema import RETURN_FLAG
-from patron.ingest.staging import ACTION, ROW, TARGET_ID, create, temp_table
+from patron.ingest.staging import ACTION, ROW, TARGET_ID, analyze, create, temp_table
 
 
 @dataclass(slots=True)
@@ -111,6 +111,7 @@ def upsert(
     """Insert new keys, update changed ones. ``source`` has the target's key and value columns
     plus ``target_id`` and ``action``; ``fixed`` values are set on every row written."""
     fixed = dict(fixed or {})
+    analyze(connection, source)
     scope = [target.c.shop_id == shop_id] if shop_id is not None else []
     match = select(target.c.id).where(*scope, *(target.c[k] == source.c[k] for k in keys))
     connection.execute(update(source).values({TARGET_ID: match.scalar_subquery()}))

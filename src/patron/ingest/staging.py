@@ -47,6 +47,14 @@ def index_by_key(connection: Connection, stage: Table, entity: Entity) -> None:
     """Index the staged rows by natural key and file order, once all are loaded: the merge
     groups and numbers rows that way, and reads them in index order instead of sorting each time."""
     Index(f"ix_{stage.name}_key", stage.c[NATURAL_KEY[entity]], stage.c[ROW]).create(connection)
+    analyze(connection, stage)
+
+
+def analyze(connection: Connection, table: Table) -> None:
+    """PostgreSQL never analyses temporary tables by itself; without statistics it plans the
+    merge's joins as if they were empty."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f'ANALYZE "{table.name}"')
 
 
 def temp_table(metadata: MetaData, name: str, columns: list[Column[object]]) -> Table:
