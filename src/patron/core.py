@@ -81,3 +81,9 @@ class Patron:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def __enter__(self) -> Patron:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

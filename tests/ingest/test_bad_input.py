@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import Workbook
+from openpyxl.styles import Font
 from sqlalchemy import select
 
+from patron.cli.app import main
 from patron.core import Patron
 from patron.db import tables as t
 from patron.errors import ConfigError, ErrorCode, IngestRejected, InputError, NotFoundError
@@ -34,7 +37,16 @@ CHANGES = (
     "A2,C2,2024-02-01 09:30:00,completed,S1,Mug,3,10.50,\n"
     "A3,C3,2024-03-01 12:00:00,completed,S3,Pen,1,2.00,\n"
 )
-STORED_TABLES = (t.shops, t.customers, t.products, t.orders, t.order_lines, t.refunds, t.events, t.reviews)
+STORED_TABLES = (
+    t.shops,
+    t.customers,
+    t.products,
+    t.orders,
+    t.order_lines,
+    t.refunds,
+    t.events,
+    t.reviews,
+)
 
 
 def write(path: Path, text: str) -> Path:
@@ -89,7 +101,11 @@ def first_errors(error: IngestRejected) -> list[tuple[int, str, str | None, str]
 def test_wrong_encoding(patron: Patron, stored: dict[str, Any], tmp_path: Path) -> None:
     # "Zoë" in Latin-1: 0xEB followed by "," is neither UTF-8 nor a GB18030 sequence.
     path = tmp_path / "latin1.csv"
-    path.write_bytes((HEADER + CHANGES + "A4,Zoë,2024-03-02 12:00:00,completed,S1,Mug,1,10.50,\n").encode("latin-1"))
+    path.write_bytes(
+        (HEADER + CHANGES + "A4,Zoë,2024-03-02 12:00:00,completed,S1,Mug,1,10.50,\n").encode(
+            "latin-1"
+        )
+    )
     offset = len((HEADER + CHANGES + "A4,Zo").encode("latin-1"))
     with pytest.raises(InputError) as caught:
         patron.ingest(Entity.ORDERS, path)
@@ -105,7 +121,9 @@ def test_wrong_encoding(patron: Patron, stored: dict[str, Any], tmp_path: Path) 
 
 
 def test_missing_required_columns(patron: Patron, stored: dict[str, Any], tmp_path: Path) -> None:
-    path = write(tmp_path / "missing.csv", "order_id,buyer,sku,quantity,unit_price\nA3,C3,S3,1,2.00\n")
+    path = write(
+        tmp_path / "missing.csv", "order_id,buyer,sku,quantity,unit_price\nA3,C3,S3,1,2.00\n"
+    )
     with pytest.raises(InputError) as caught:
         patron.ingest(Entity.ORDERS, path)
     error = caught.value
@@ -114,7 +132,10 @@ def test_missing_required_columns(patron: Patron, stored: dict[str, Any], tmp_pa
         f"{path}: missing required column(s): customer_id (column 'customer_id'), "
         "placed_at (column 'placed_at'); found columns: order_id, buyer, sku, quantity, unit_price"
     )
-    assert error.details["missing"] == ["customer_id (column 'customer_id')", "placed_at (column 'placed_at')"]
+    assert error.details["missing"] == [
+        "customer_id (column 'customer_id')",
+        "placed_at (column 'placed_at')",
+    ]
     assert error.details["found"] == ["order_id", "buyer", "sku", "quantity", "unit_price"]
     assert snapshot(patron) == stored
 
@@ -123,11 +144,16 @@ def test_missing_required_columns(patron: Patron, stored: dict[str, Any], tmp_pa
 
 
 def test_malformed_dates(patron: Patron, stored: dict[str, Any], tmp_path: Path) -> None:
-    path = write(tmp_path / "dates.csv", HEADER + CHANGES + (
-        "A4,C4,2024-13-05 10:00:00,completed,S1,Mug,1,10.50,\n"
-        "A5,C4,05/01/2024,completed,S1,Mug,1,10.50,\n"
-        "A6,C4,yesterday,completed,S1,Mug,1,10.50,\n"
-    ))
+    path = write(
+        tmp_path / "dates.csv",
+        HEADER
+        + CHANGES
+        + (
+            "A4,C4,2024-13-05 10:00:00,completed,S1,Mug,1,10.50,\n"
+            "A5,C4,05/01/2024,completed,S1,Mug,1,10.50,\n"
+            "A6,C4,yesterday,completed,S1,Mug,1,10.50,\n"
+        ),
+    )
     error = rejected(patron, path)
     expected = "expected an ISO 8601 date and time"
     assert first_errors(error) == [
@@ -145,12 +171,17 @@ def test_malformed_dates(patron: Patron, stored: dict[str, Any], tmp_path: Path)
 
 
 def test_malformed_amounts(patron: Patron, stored: dict[str, Any], tmp_path: Path) -> None:
-    path = write(tmp_path / "amounts.csv", HEADER + CHANGES + (
-        "A4,C4,2024-03-02 10:00:00,completed,S1,Mug,1,10.0.0,\n"
-        "A5,C4,2024-03-02 10:00:00,completed,S1,Mug,1,ten,\n"
-        "A6,C4,2024-03-02 10:00:00,completed,S1,Mug,1,10.50,5 yuan\n"
-        "A7,C4,2024-03-02 10:00:00,completed,S1,Mug,1.5,10.50,\n"
-    ))
+    path = write(
+        tmp_path / "amounts.csv",
+        HEADER
+        + CHANGES
+        + (
+            "A4,C4,2024-03-02 10:00:00,completed,S1,Mug,1,10.0.0,\n"
+            "A5,C4,2024-03-02 10:00:00,completed,S1,Mug,1,ten,\n"
+            "A6,C4,2024-03-02 10:00:00,completed,S1,Mug,1,10.50,5 yuan\n"
+            "A7,C4,2024-03-02 10:00:00,completed,S1,Mug,1.5,10.50,\n"
+        ),
+    )
     error = rejected(patron, path)
     amount = "expected an amount such as 1234.50"
     assert first_errors(error) == [
@@ -163,7 +194,9 @@ def test_malformed_amounts(patron: Patron, stored: dict[str, Any], tmp_path: Pat
     assert snapshot(patron) == stored
 
 
-def test_signs_that_contradict_the_status(patron: Patron, stored: dict[str, Any], tmp_path: Path) -> None:
+def test_signs_that_contradict_the_status(
+    patron: Patron, stored: dict[str, Any], tmp_path: Path
+) -> None:
     path = write(
         tmp_path / "signs.csv",
         "order_id,customer_id,placed_at,status,sku,quantity,unit_price,total,refund_amount\n"
@@ -175,9 +208,13 @@ def test_signs_that_contradict_the_status(patron: Patron, stored: dict[str, Any]
     )
     error = rejected(patron, path)
     assert first_errors(error) == [
-        (3, "quantity", "-1",
-         "negative quantity on a sale line; only return/cancellation lines may be negative "
-         "(declare them with [returns] in a mapping file)"),
+        (
+            3,
+            "quantity",
+            "-1",
+            "negative quantity on a sale line; only return/cancellation lines may be negative "
+            "(declare them with [returns] in a mapping file)",
+        ),
         (4, "total", "-10.50", "must not be negative on a sale"),
         (5, "unit_price", "-10.50", "must not be negative on a sale"),
         (6, "refund_amount", "10.50", "a pending (unpaid) order cannot have a refund"),
@@ -186,16 +223,26 @@ def test_signs_that_contradict_the_status(patron: Patron, stored: dict[str, Any]
     assert snapshot(patron) == stored
 
 
-def test_same_order_with_conflicting_data(patron: Patron, stored: dict[str, Any], tmp_path: Path) -> None:
-    path = write(tmp_path / "conflict.csv", HEADER + CHANGES + (
-        "A4,C4,2024-03-02 10:00:00,completed,S1,Mug,1,10.50,\n"
-        "A4,C5,2024-03-02 10:00:00,completed,S2,Tea,1,3.25,\n"
-        "A4,C4,2024-03-03 10:00:00,completed,S3,Pen,1,2.00,6.00\n"
-    ))
+def test_same_order_with_conflicting_data(
+    patron: Patron, stored: dict[str, Any], tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "conflict.csv",
+        HEADER
+        + CHANGES
+        + (
+            "A4,C4,2024-03-02 10:00:00,completed,S1,Mug,1,10.50,\n"
+            "A4,C5,2024-03-02 10:00:00,completed,S2,Tea,1,3.25,\n"
+            "A4,C4,2024-03-03 10:00:00,completed,S3,Pen,1,2.00,6.00\n"
+        ),
+    )
     error = rejected(patron, path)
     who = "order_id 'A4' appears with conflicting customer_id: C4 vs C5"
     # Times read as the shop's (Asia/Shanghai); a missing shipping agrees with the 6.00 given.
-    when = "order_id 'A4' appears with conflicting placed_at: 2024-03-02 10:00:00+08:00 vs 2024-03-03 10:00:00+08:00"
+    when = (
+        "order_id 'A4' appears with conflicting placed_at: "
+        "2024-03-02 10:00:00+08:00 vs 2024-03-03 10:00:00+08:00"
+    )
     assert first_errors(error) == [
         (4, "customer_id", "C4", who),
         (5, "customer_id", "C5", who),
@@ -236,8 +283,6 @@ def test_empty_files(
 
 
 def test_header_only_xlsx(patron: Patron, stored: dict[str, Any], tmp_path: Path) -> None:
-    from openpyxl import Workbook
-
     path = tmp_path / "header.xlsx"
     book = Workbook()
     book.active.append(HEADER.strip().split(","))
@@ -259,7 +304,9 @@ def test_path_that_does_not_exist(patron: Patron, stored: dict[str, Any], tmp_pa
     assert snapshot(patron) == stored
 
 
-def test_profile_that_does_not_exist(patron: Patron, stored: dict[str, Any], tmp_path: Path) -> None:
+def test_profile_that_does_not_exist(
+    patron: Patron, stored: dict[str, Any], tmp_path: Path
+) -> None:
     path = write(tmp_path / "orders.csv", HEADER + CHANGES)
     with pytest.raises(ConfigError) as caught:
         patron.ingest(Entity.ORDERS, path, profile="shopfiy")
@@ -271,7 +318,9 @@ def test_profile_that_does_not_exist(patron: Patron, stored: dict[str, Any], tmp
     assert snapshot(patron) == stored
 
 
-def test_refund_for_an_unknown_order(patron: Patron, stored: dict[str, Any], tmp_path: Path) -> None:
+def test_refund_for_an_unknown_order(
+    patron: Patron, stored: dict[str, Any], tmp_path: Path
+) -> None:
     path = write(
         tmp_path / "refunds.csv",
         "refund_id,order_id,sku,quantity,amount,refunded_at\n"
@@ -280,11 +329,16 @@ def test_refund_for_an_unknown_order(patron: Patron, stored: dict[str, Any], tmp
     )
     error = rejected(patron, path, Entity.REFUNDS)
     assert first_errors(error) == [(3, "order_id", "A9", "order 'A9' is not known in this shop")]
-    assert "row 3, column 'order_id', value 'A9': order 'A9' is not known in this shop" in error.message
+    assert (
+        "row 3, column 'order_id', value 'A9': order 'A9' is not known in this shop"
+        in error.message
+    )
     assert snapshot(patron) == stored
 
 
-def test_refund_for_more_than_was_paid(patron: Patron, stored: dict[str, Any], tmp_path: Path) -> None:
+def test_refund_for_more_than_was_paid(
+    patron: Patron, stored: dict[str, Any], tmp_path: Path
+) -> None:
     path = write(
         tmp_path / "refunds.csv",
         "refund_id,order_id,sku,quantity,amount,refunded_at\n"
@@ -315,12 +369,19 @@ def test_review_rating_six(patron: Patron, stored: dict[str, Any], tmp_path: Pat
 # --- quarantine and --max-errors -----------------------------------------------------------------
 
 
-def test_quarantine_file_lists_every_bad_value(patron: Patron, stored: dict[str, Any], tmp_path: Path) -> None:
-    path = write(tmp_path / "bad.csv", HEADER + CHANGES + (
-        "A4,C4,2024-02-30 10:00:00,completed,S1,Mug,two,10.50,\n"
-        ",C4,2024-03-02 10:00:00,completed,S1,Mug,1,10.50,\n"
-        "A6,C4,2024-03-02 10:00:00,sold,S1,Mug,1,\"1,0.5.0\",\n"
-    ))
+def test_quarantine_file_lists_every_bad_value(
+    patron: Patron, stored: dict[str, Any], tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "bad.csv",
+        HEADER
+        + CHANGES
+        + (
+            "A4,C4,2024-02-30 10:00:00,completed,S1,Mug,two,10.50,\n"
+            ",C4,2024-03-02 10:00:00,completed,S1,Mug,1,10.50,\n"
+            'A6,C4,2024-03-02 10:00:00,sold,S1,Mug,1,"1,0.5.0",\n'
+        ),
+    )
     error = rejected(patron, path)
     assert error.details["rejected_rows"] == 3
     assert error.details["max_errors"] == 0
@@ -332,22 +393,40 @@ def test_quarantine_file_lists_every_bad_value(patron: Patron, stored: dict[str,
         ["4", "placed_at", "2024-02-30 10:00:00", "expected an ISO 8601 date and time"],
         ["4", "quantity", "two", "expected a whole number"],
         ["5", "order_id", "", "required value is missing"],
-        ["6", "status", "sold", "expected one of pending, paid, shipped, completed, cancelled, refunded"],
+        [
+            "6",
+            "status",
+            "sold",
+            "expected one of pending, paid, shipped, completed, cancelled, refunded",
+        ],
         ["6", "unit_price", "1,0.5.0", "expected an amount such as 1234.50"],
     ]
     report = error.details["report"]
     assert report.status is RunStatus.REJECTED
     assert (report.rows_read, report.rows_rejected, report.tables) == (5, 3, {})
+    runs = t.ingest_runs
+    with patron.engine.connect() as connection:
+        run = connection.execute(
+            select(
+                runs.c.status, runs.c.rows_read, runs.c.rows_rejected, runs.c.quarantine_path
+            ).where(runs.c.id == report.run_id)
+        ).one()
+    assert tuple(run) == ("rejected", 5, 3, str(quarantine))
     assert snapshot(patron) == stored
 
 
 def test_max_errors_stores_good_rows_when_at_most_n_are_bad(
     patron: Patron, stored: dict[str, Any], tmp_path: Path
 ) -> None:
-    path = write(tmp_path / "two-bad.csv", HEADER + CHANGES + (
-        "A4,C4,2024-03-02 10:00:00,completed,S1,Mug,1,ten,\n"
-        "A5,C4,not a date,completed,S1,Mug,1,10.50,\n"
-    ))
+    path = write(
+        tmp_path / "two-bad.csv",
+        HEADER
+        + CHANGES
+        + (
+            "A4,C4,2024-03-02 10:00:00,completed,S1,Mug,1,ten,\n"
+            "A5,C4,not a date,completed,S1,Mug,1,10.50,\n"
+        ),
+    )
     with pytest.raises(IngestRejected) as caught:
         patron.ingest(Entity.ORDERS, path, max_errors=1)
     assert caught.value.details["rejected_rows"] == 2
@@ -374,7 +453,9 @@ def test_max_errors_stores_good_rows_when_at_most_n_are_bad(
 
 
 def test_a_rejected_first_run_creates_no_shop(patron: Patron, tmp_path: Path) -> None:
-    path = write(tmp_path / "bad.csv", HEADER + "A1,C1,2024-01-05 10:00:00,completed,S1,Mug,-2,10.50,\n")
+    path = write(
+        tmp_path / "bad.csv", HEADER + "A1,C1,2024-01-05 10:00:00,completed,S1,Mug,-2,10.50,\n"
+    )
     with pytest.raises(IngestRejected):
         patron.ingest(Entity.ORDERS, path, shop="new-shop")
     assert snapshot(patron) == {"rows": {table.name: [] for table in STORED_TABLES}, "stats": []}
@@ -390,8 +471,6 @@ Cli = Callable[..., int]
 def cli(patron: Patron, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
     """Runs `patron --db <the test database> ARGS…` in-process and returns its exit status;
     afterwards, checks that the commands closed every database connection they opened."""
-    from patron.cli.app import main
-
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PATRON_QUARANTINE_DIR", str(tmp_path / "cli-quarantine"))
     leaked: list[str] = []
@@ -409,9 +488,16 @@ def cli(patron: Patron, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 
 def test_cli_exit_status_of_a_rejected_run(
-    patron: Patron, stored: dict[str, Any], cli: Cli, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    patron: Patron,
+    stored: dict[str, Any],
+    cli: Cli,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    path = write(tmp_path / "bad.csv", HEADER + CHANGES + "A4,C4,2024-03-02 10:00:00,completed,S1,Mug,-1,10.50,\n")
+    path = write(
+        tmp_path / "bad.csv",
+        HEADER + CHANGES + "A4,C4,2024-03-02 10:00:00,completed,S1,Mug,-1,10.50,\n",
+    )
     capsys.readouterr()
     assert cli("ingest", "orders", str(path)) == 2
     err = " ".join(capsys.readouterr().err.split())
@@ -427,9 +513,12 @@ def test_cli_exit_status_of_a_rejected_run(
     ("make", "status", "message"),
     [
         (lambda d: write(d / "h.csv", HEADER), 2, "the file has a header but no data rows"),
-        (lambda d: write(d / "m.csv", "order_id\nA1\n"), 2,
-         "missing required column(s): customer_id (column 'customer_id'), placed_at (column 'placed_at'); "
-         "found columns: order_id"),
+        (
+            lambda d: write(d / "m.csv", "order_id\nA1\n"),
+            2,
+            "missing required column(s): customer_id (column 'customer_id'), "
+            "placed_at (column 'placed_at'); found columns: order_id",
+        ),
         (lambda d: d / "absent.csv", 3, "no such file"),
     ],
     ids=["header-only", "missing-columns", "absent"],
@@ -452,7 +541,9 @@ def test_cli_exit_status_of_bad_files(
     assert snapshot(patron) == stored
 
 
-def test_same_product_with_conflicting_prices(patron: Patron, stored: dict[str, Any], tmp_path: Path) -> None:
+def test_same_product_with_conflicting_prices(
+    patron: Patron, stored: dict[str, Any], tmp_path: Path
+) -> None:
     path = write(
         tmp_path / "products.csv",
         "sku,title,list_price\nS9,Vase,12.00\nS8,Bowl,3.00\nS9,Vase,12.5\nS9,Vase,12.000\n",
@@ -463,5 +554,87 @@ def test_same_product_with_conflicting_prices(patron: Patron, stored: dict[str, 
         (2, "list_price", "12.00", why),
         (4, "list_price", "12.50", why),
         (5, "list_price", "12.00", why),
+    ]
+    assert snapshot(patron) == stored
+
+
+def test_row_with_too_few_values(patron: Patron, stored: dict[str, Any], tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "ragged.csv",
+        HEADER + CHANGES + "\nA4,C4,2024-03-02 10:00:00,completed,S1,Mug,1,10.50\n",
+    )
+    with pytest.raises(InputError) as caught:
+        patron.ingest(Entity.ORDERS, path)
+    # The empty line is not a row, as for every CSV reader.
+    assert caught.value.message == (
+        f"{path}: row 4: expected 9 values (one per column of the header), found 8"
+    )
+    assert caught.value.details == {"file": str(path), "row": 4}
+    assert snapshot(patron) == stored
+
+
+def test_blank_rows_are_padding_not_bad_data(
+    patron: Patron, stored: dict[str, Any], tmp_path: Path
+) -> None:
+    """Spreadsheets export formatted empty rows as ",,,,": skipped, yet counted in row numbers."""
+    path = write(
+        tmp_path / "padded.csv",
+        HEADER
+        + CHANGES
+        + ",,,,,,,,\n"
+        + "A4,C4,2024-03-02 10:00:00,completed,S1,Mug,-1,10.50,\n"
+        + " , ,,,,,,,\n",
+    )
+    report = patron.ingest(Entity.ORDERS, path, max_errors=1)
+    assert (report.rows_read, report.rows_rejected, report.rows_accepted) == (3, 1, 2)
+    assert report.quarantine_path is not None
+    assert read_quarantine(report.quarantine_path)[1][:3] == ["5", "quantity", "-1"]
+    assert report.tables["orders"] == TableCounts(inserted=1, updated=1, unchanged=0)
+
+
+def test_blank_rows_of_a_workbook(patron: Patron, stored: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "padded.xlsx"
+    book = Workbook()
+    sheet = book.active
+    sheet.append(HEADER.strip().split(","))
+    for line in CHANGES.splitlines():
+        sheet.append(line.split(","))
+        sheet.append([None] * 9)
+    sheet.cell(row=20, column=3).font = Font(bold=True)  # formatting makes openpyxl yield rows 6–20
+    book.save(path)
+    book.close()
+    report = patron.ingest(Entity.ORDERS, path)
+    assert (report.rows_read, report.rows_rejected) == (2, 0)
+    assert report.tables["orders"] == TableCounts(inserted=1, updated=1, unchanged=0)
+    assert patron.stats()[0].orders == 3
+
+
+def test_ambiguous_local_time_is_refused_not_guessed(
+    patron: Patron, stored: dict[str, Any], tmp_path: Path
+) -> None:
+    mapping = write(
+        tmp_path / "ny.toml",
+        'entity = "orders"\n[columns]\norder_id = "order_id"\ncustomer_id = "customer_id"\n'
+        'placed_at = "placed_at"\nsku = "sku"\n[parse]\ntimezone = "America/New_York"\n',
+    )
+    path = write(
+        tmp_path / "ny.csv",
+        "order_id,customer_id,placed_at,sku\n"
+        "N1,c1,2024-11-03 00:30:00,S1\n"  # EDT
+        "N2,c1,2024-11-03 01:30:00,S1\n"  # 01:00–02:00 happened twice that night
+        "N3,c1,2024-11-03 01:30:00-05:00,S1\n"  # the second one, with its offset: fine
+        "N4,c1,2024-11-03 25:30:00,S1\n",
+    )
+    with pytest.raises(IngestRejected) as caught:
+        patron.ingest(Entity.ORDERS, path, mapping=mapping)
+    assert first_errors(caught.value) == [
+        (
+            3,
+            "placed_at",
+            "2024-11-03 01:30:00",
+            "ambiguous local time in America/New_York (the clocks were set back): "
+            "give the UTC offset, e.g. 2024-11-03T01:30:00-04:00",
+        ),
+        (5, "placed_at", "2024-11-03 25:30:00", "expected an ISO 8601 date and time"),
     ]
     assert snapshot(patron) == stored

@@ -20,23 +20,90 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from openpyxl import Workbook
 from sqlalchemy import select
 
 from patron.core import Patron
 from patron.db import tables as t
+from patron.errors import IngestRejected
 from patron.ingest.model import Entity, RunStatus, TableCounts
 
-COLUMNS = ["order_id", "customer_id", "placed_at", "paid_at", "status", "sku", "product_title",
-           "quantity", "unit_price", "discount", "shipping", "channel", "coupon_codes"]
+COLUMNS = [
+    "order_id",
+    "customer_id",
+    "placed_at",
+    "paid_at",
+    "status",
+    "sku",
+    "product_title",
+    "quantity",
+    "unit_price",
+    "discount",
+    "shipping",
+    "channel",
+    "coupon_codes",
+]
 ROWS: list[list[str]] = [
-    ["T1001", "王芳", "2024-11-11 00:05:00", "2024-11-11 00:06:00", "completed", "SKU-1", "保温杯",
-     "2", "59.90", "10.00", "0", "tmall", "DOUBLE11,VIP"],
-    ["T1001", "王芳", "2024-11-11 00:05:00", "2024-11-11 00:06:00", "completed", "SKU-2", "茶叶 礼盒",
-     "1", "128.00", "10.00", "0", "tmall", "DOUBLE11,VIP"],
-    ["T1002", "li.lei", "2024-06-18 20:30:00", "", "pending", "SKU-1", "保温杯",
-     "1", "59.90", "", "8.00", "app", ""],
-    ["T1003", "王芳", "2024-12-01 09:00:00", "2024-12-01 09:01:00", "cancelled", "SKU-3", "Mug, large",
-     "3", "19.99", "", "", "web", ""],
+    [
+        "T1001",
+        "王芳",
+        "2024-11-11 00:05:00",
+        "2024-11-11 00:06:00",
+        "completed",
+        "SKU-1",
+        "保温杯",
+        "2",
+        "59.90",
+        "10.00",
+        "0",
+        "tmall",
+        "DOUBLE11,VIP",
+    ],
+    [
+        "T1001",
+        "王芳",
+        "2024-11-11 00:05:00",
+        "2024-11-11 00:06:00",
+        "completed",
+        "SKU-2",
+        "茶叶 礼盒",
+        "1",
+        "128.00",
+        "10.00",
+        "0",
+        "tmall",
+        "DOUBLE11,VIP",
+    ],
+    [
+        "T1002",
+        "li.lei",
+        "2024-06-18 20:30:00",
+        "",
+        "pending",
+        "SKU-1",
+        "保温杯",
+        "1",
+        "59.90",
+        "",
+        "8.00",
+        "app",
+        "",
+    ],
+    [
+        "T1003",
+        "王芳",
+        "2024-12-01 09:00:00",
+        "2024-12-01 09:01:00",
+        "cancelled",
+        "SKU-3",
+        "Mug, large",
+        "3",
+        "19.99",
+        "",
+        "",
+        "web",
+        "",
+    ],
 ]
 
 
@@ -47,11 +114,51 @@ def utc(*args: int) -> datetime:
 # Shop time zone Asia/Shanghai (UTC+8), currency CNY (fen).
 # T1001: 2 × 59.90 + 128.00 = 247.80, less 10.00 discount = 237.80; T1002: 59.90 + 8.00 shipping.
 EXPECTED_ORDERS = [
-    ("T1001", "王芳", utc(2024, 11, 10, 16, 5), utc(2024, 11, 10, 16, 6), "completed", "CNY",
-     24780, 1000, 0, 23780, 3, "tmall", "DOUBLE11,VIP"),
-    ("T1002", "li.lei", utc(2024, 6, 18, 12, 30), None, "pending", "CNY", 5990, 0, 800, 6790, 1, "app", None),
-    ("T1003", "王芳", utc(2024, 12, 1, 1, 0), utc(2024, 12, 1, 1, 1), "cancelled", "CNY",
-     5997, 0, 0, 5997, 3, "web", None),
+    (
+        "T1001",
+        "王芳",
+        utc(2024, 11, 10, 16, 5),
+        utc(2024, 11, 10, 16, 6),
+        "completed",
+        "CNY",
+        24780,
+        1000,
+        0,
+        23780,
+        3,
+        "tmall",
+        "DOUBLE11,VIP",
+    ),
+    (
+        "T1002",
+        "li.lei",
+        utc(2024, 6, 18, 12, 30),
+        None,
+        "pending",
+        "CNY",
+        5990,
+        0,
+        800,
+        6790,
+        1,
+        "app",
+        None,
+    ),
+    (
+        "T1003",
+        "王芳",
+        utc(2024, 12, 1, 1, 0),
+        utc(2024, 12, 1, 1, 1),
+        "cancelled",
+        "CNY",
+        5997,
+        0,
+        0,
+        5997,
+        3,
+        "web",
+        None,
+    ),
 ]
 EXPECTED_LINES = [
     ("T1001", 1, "SKU-1", 2, 5990, 11980),
@@ -59,7 +166,11 @@ EXPECTED_LINES = [
     ("T1002", 1, "SKU-1", 1, 5990, 5990),
     ("T1003", 1, "SKU-3", 3, 1999, 5997),
 ]
-EXPECTED_PRODUCTS = [("SKU-1", "保温杯", True), ("SKU-2", "茶叶 礼盒", True), ("SKU-3", "Mug, large", True)]
+EXPECTED_PRODUCTS = [
+    ("SKU-1", "保温杯", True),
+    ("SKU-2", "茶叶 礼盒", True),
+    ("SKU-3", "Mug, large", True),
+]
 EXPECTED_CUSTOMERS = [("li.lei", True), ("王芳", True)]
 
 
@@ -92,13 +203,20 @@ def _typed(name: str, value: str) -> Any:
 
 
 def write_parquet(path: Path) -> Path:
-    types = {"placed_at": pa.timestamp("s"), "paid_at": pa.timestamp("s"), "quantity": pa.int64(),
-             "unit_price": pa.decimal128(10, 2), "discount": pa.decimal128(10, 2),
-             "shipping": pa.decimal128(10, 2)}
-    table = pa.table({
-        name: pa.array([_typed(name, row[i]) for row in ROWS], types.get(name, pa.string()))
-        for i, name in enumerate(COLUMNS)
-    })
+    types = {
+        "placed_at": pa.timestamp("s"),
+        "paid_at": pa.timestamp("s"),
+        "quantity": pa.int64(),
+        "unit_price": pa.decimal128(10, 2),
+        "discount": pa.decimal128(10, 2),
+        "shipping": pa.decimal128(10, 2),
+    }
+    table = pa.table(
+        {
+            name: pa.array([_typed(name, row[i]) for row in ROWS], types.get(name, pa.string()))
+            for i, name in enumerate(COLUMNS)
+        }
+    )
     pq.write_table(table, path)
     return path
 
@@ -119,8 +237,6 @@ def write_jsonl(path: Path) -> Path:
 
 
 def write_xlsx(path: Path) -> Path:
-    from openpyxl import Workbook
-
     book = Workbook()
     sheet = book.active
     sheet.append(COLUMNS)
@@ -151,19 +267,43 @@ def stored_orders(patron: Patron) -> dict[str, list[tuple[Any, ...]]]:
     o, c, ln, p = t.orders, t.customers, t.order_lines, t.products
     with patron.engine.connect() as connection:
         orders = connection.execute(
-            select(o.c.external_id, c.c.external_id, o.c.placed_at, o.c.paid_at, o.c.status, o.c.currency,
-                   o.c.subtotal_minor, o.c.discount_minor, o.c.shipping_minor, o.c.total_minor,
-                   o.c.item_count, o.c.channel, o.c.coupon_codes)
-            .join(c, c.c.id == o.c.customer_id).order_by(o.c.external_id)
+            select(
+                o.c.external_id,
+                c.c.external_id,
+                o.c.placed_at,
+                o.c.paid_at,
+                o.c.status,
+                o.c.currency,
+                o.c.subtotal_minor,
+                o.c.discount_minor,
+                o.c.shipping_minor,
+                o.c.total_minor,
+                o.c.item_count,
+                o.c.channel,
+                o.c.coupon_codes,
+            )
+            .join(c, c.c.id == o.c.customer_id)
+            .order_by(o.c.external_id)
         ).all()
         lines = connection.execute(
-            select(o.c.external_id, ln.c.line_no, p.c.sku, ln.c.quantity, ln.c.unit_price_minor,
-                   ln.c.line_total_minor)
-            .join(o, o.c.id == ln.c.order_id).join(p, p.c.id == ln.c.product_id)
+            select(
+                o.c.external_id,
+                ln.c.line_no,
+                p.c.sku,
+                ln.c.quantity,
+                ln.c.unit_price_minor,
+                ln.c.line_total_minor,
+            )
+            .join(o, o.c.id == ln.c.order_id)
+            .join(p, p.c.id == ln.c.product_id)
             .order_by(o.c.external_id, ln.c.line_no)
         ).all()
-        products = connection.execute(select(p.c.sku, p.c.title, p.c.is_stub).order_by(p.c.sku)).all()
-        customers = connection.execute(select(c.c.external_id, c.c.is_stub).order_by(c.c.external_id)).all()
+        products = connection.execute(
+            select(p.c.sku, p.c.title, p.c.is_stub).order_by(p.c.sku)
+        ).all()
+        customers = connection.execute(
+            select(c.c.external_id, c.c.is_stub).order_by(c.c.external_id)
+        ).all()
     return {
         "orders": [tuple(r) for r in orders],
         "lines": [tuple(r) for r in lines],
@@ -225,11 +365,15 @@ def test_chinese_headers_need_gb18030_detection_not_a_guess(patron: Patron, tmp_
     assert path.read_bytes() != write_csv(tmp_path / "utf8.csv").read_bytes()
     patron.ingest(Entity.ORDERS, path)
     with patron.engine.connect() as connection:
-        titles = connection.execute(select(t.products.c.title).order_by(t.products.c.sku)).scalars().all()
+        titles = (
+            connection.execute(select(t.products.c.title).order_by(t.products.c.sku))
+            .scalars()
+            .all()
+        )
     assert titles == ["保温杯", "茶叶 礼盒", "Mug, large"]
 
 
-# --- the other entities -----------------------------------------------------------------------------
+# --- the other entities ----------------------------------------------------------------------
 
 
 def write(path: Path, text: str) -> Path:
@@ -253,29 +397,95 @@ def test_customers_with_attributes_and_consent(patron: Patron, tmp_path: Path) -
     c = t.customers
     with patron.engine.connect() as connection:
         rows = connection.execute(
-            select(c.c.external_id, c.c.name, c.c.email, c.c.phone, c.c.gender, c.c.birth_date, c.c.region,
-                   c.c.city, c.c.city_tier, c.c.signup_at, c.c.acquisition_channel, c.c.consent_email,
-                   c.c.consent_sms, c.c.consent_push, c.c.attributes, c.c.is_stub).order_by(c.c.id)
+            select(
+                c.c.external_id,
+                c.c.name,
+                c.c.email,
+                c.c.phone,
+                c.c.gender,
+                c.c.birth_date,
+                c.c.region,
+                c.c.city,
+                c.c.city_tier,
+                c.c.signup_at,
+                c.c.acquisition_channel,
+                c.c.consent_email,
+                c.c.consent_sms,
+                c.c.consent_push,
+                c.c.attributes,
+                c.c.is_stub,
+            ).order_by(c.c.id)
         ).all()
     assert [tuple(r) for r in rows] == [
-        ("王芳", "王芳", "wf@example.cn", "13800000000", "F", date(1990, 5, 1), "浙江", "杭州", 2,
-         utc(2023, 1, 2, 0, 0), "douyin", True, False, None, {"vip_level": "gold", "source": "直播"}, False),
-        ("li.lei", "Li Lei", "li@example.com", None, "M", None, "Guangdong", "Shenzhen", 1,
-         utc(2023, 3, 4, 10, 0), "search", True, False, True, None, False),
-        ("c3", None, None, None, "O", None, None, None, None, None, None, True, False, False,
-         {"vip_level": "silver", "source": "ads"}, False),
+        (
+            "王芳",
+            "王芳",
+            "wf@example.cn",
+            "13800000000",
+            "F",
+            date(1990, 5, 1),
+            "浙江",
+            "杭州",
+            2,
+            utc(2023, 1, 2, 0, 0),
+            "douyin",
+            True,
+            False,
+            None,
+            {"vip_level": "gold", "source": "直播"},
+            False,
+        ),
+        (
+            "li.lei",
+            "Li Lei",
+            "li@example.com",
+            None,
+            "M",
+            None,
+            "Guangdong",
+            "Shenzhen",
+            1,
+            utc(2023, 3, 4, 10, 0),
+            "search",
+            True,
+            False,
+            True,
+            None,
+            False,
+        ),
+        (
+            "c3",
+            None,
+            None,
+            None,
+            "O",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            True,
+            False,
+            False,
+            {"vip_level": "silver", "source": "ads"},
+            False,
+        ),
     ]
     assert patron.ingest(Entity.CUSTOMERS, path).tables == {"customers": TableCounts(unchanged=3)}
 
 
 def test_bad_consent_value_names_row_and_column(patron: Patron, tmp_path: Path) -> None:
-    from patron.errors import IngestRejected
-
     path = write(tmp_path / "customers.csv", "customer_id,consent_sms\nc1,是\nc2,maybe\n")
     with pytest.raises(IngestRejected) as caught:
         patron.ingest(Entity.CUSTOMERS, path)
     assert caught.value.details["first_errors"] == [
-        {"row": 3, "column": "consent_sms", "value": "maybe", "reason": "expected yes/no (true/false, 1/0, 是/否)"}
+        {
+            "row": 3,
+            "column": "consent_sms",
+            "value": "maybe",
+            "reason": "expected yes/no (true/false, 1/0, 是/否)",
+        }
     ]
 
 
@@ -283,7 +493,7 @@ def test_products(patron: Patron, tmp_path: Path) -> None:
     path = write(
         tmp_path / "products.csv",
         "sku,title,category_path,brand,list_price,currency\n"
-        "SKU-1,保温杯,家居 > 厨房 > 杯子,象印,\"1,299.00\",CNY\n"
+        'SKU-1,保温杯,家居 > 厨房 > 杯子,象印,"1,299.00",CNY\n'
         "SKU-2,Green tea,Food > Tea,,45,\n"
         "SKU-9,Camera,Electronics,Sony,¥3999.5,\n",
     )
@@ -292,8 +502,15 @@ def test_products(patron: Patron, tmp_path: Path) -> None:
     p = t.products
     with patron.engine.connect() as connection:
         rows = connection.execute(
-            select(p.c.sku, p.c.title, p.c.category_path, p.c.brand, p.c.list_price_minor, p.c.currency,
-                   p.c.is_stub).order_by(p.c.sku)
+            select(
+                p.c.sku,
+                p.c.title,
+                p.c.category_path,
+                p.c.brand,
+                p.c.list_price_minor,
+                p.c.currency,
+                p.c.is_stub,
+            ).order_by(p.c.sku)
         ).all()
     assert [tuple(r) for r in rows] == [
         ("SKU-1", "保温杯", "家居 > 厨房 > 杯子", "象印", 129900, "CNY", False),
@@ -323,14 +540,24 @@ def test_events_without_id_are_idempotent(patron: Patron, tmp_path: Path) -> Non
     assert again.tables == {"events": TableCounts(unchanged=5)}
     assert again.stubs == {"customers": 0, "products": 0}
     # A later export that repeats two events and adds one stores only the new one.
-    later = write(tmp_path / "later.csv", EVENTS.splitlines()[0] + "\n" + "\n".join(EVENTS.splitlines()[3:5])
-                  + "\nsign_in,c2,2024-05-02 09:00:00,,s3,\n")
-    assert patron.ingest(Entity.EVENTS, later).tables == {"events": TableCounts(inserted=1, unchanged=2)}
+    later = write(
+        tmp_path / "later.csv",
+        EVENTS.splitlines()[0]
+        + "\n"
+        + "\n".join(EVENTS.splitlines()[3:5])
+        + "\nsign_in,c2,2024-05-02 09:00:00,,s3,\n",
+    )
+    assert patron.ingest(Entity.EVENTS, later).tables == {
+        "events": TableCounts(inserted=1, unchanged=2)
+    }
     e, c, p = t.events, t.customers, t.products
     with patron.engine.connect() as connection:
         rows = connection.execute(
-            select(e.c.event_type, c.c.external_id, p.c.sku, e.c.occurred_at, e.c.session_id, e.c.query)
-            .outerjoin(c, c.c.id == e.c.customer_id).outerjoin(p, p.c.id == e.c.product_id)
+            select(
+                e.c.event_type, c.c.external_id, p.c.sku, e.c.occurred_at, e.c.session_id, e.c.query
+            )
+            .outerjoin(c, c.c.id == e.c.customer_id)
+            .outerjoin(p, p.c.id == e.c.product_id)
             .order_by(e.c.occurred_at)
         ).all()
     assert [tuple(r) for r in rows] == [
@@ -344,18 +571,22 @@ def test_events_without_id_are_idempotent(patron: Patron, tmp_path: Path) -> Non
     assert patron.stats()[0].events == 6
 
 
+def jsonl(path: Path, *objects: dict[str, Any]) -> Path:
+    return write(path, "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objects))
+
+
 def test_events_with_ids(patron: Patron, tmp_path: Path) -> None:
-    path = write(
-        tmp_path / "events.jsonl",
-        '{"event_id": "e1", "event_type": "favorite", "customer_id": "c1", "occurred_at": "2024-05-01T10:00:00+08:00", "sku": "SKU-1"}\n'
-        '{"event_id": "e2", "event_type": "share", "customer_id": "c1", "occurred_at": "2024-05-01T10:05:00+08:00"}\n',
-    )
+    favorite = {"event_id": "e1", "event_type": "favorite", "customer_id": "c1",
+                "occurred_at": "2024-05-01T10:00:00+08:00", "sku": "SKU-1"}  # fmt: skip
+    share = {"event_id": "e2", "event_type": "share", "customer_id": "c1",
+             "occurred_at": "2024-05-01T10:05:00+08:00"}  # fmt: skip
+    path = jsonl(tmp_path / "events.jsonl", favorite, share)
     assert patron.ingest(Entity.EVENTS, path).tables == {"events": TableCounts(inserted=2)}
-    changed = write(
-        tmp_path / "events2.jsonl",
-        '{"event_id": "e2", "event_type": "inquiry", "customer_id": "c1", "occurred_at": "2024-05-01T10:05:00+08:00"}\n',
-    )
+    changed = jsonl(tmp_path / "events2.jsonl", {**share, "event_type": "inquiry"})
     assert patron.ingest(Entity.EVENTS, changed).tables == {"events": TableCounts(updated=1)}
+    assert patron.ingest(Entity.EVENTS, path).tables == {
+        "events": TableCounts(updated=1, unchanged=1)
+    }
 
 
 def test_reviews(patron: Patron, tmp_path: Path) -> None:
@@ -363,7 +594,7 @@ def test_reviews(patron: Patron, tmp_path: Path) -> None:
     path = write(
         tmp_path / "reviews.csv",
         "review_id,customer_id,sku,order_id,rating,text,created_at\n"
-        "R1,王芳,SKU-1,T1001,5,\"保温效果很好, 推荐\",2024-11-15 12:00:00\n"
+        'R1,王芳,SKU-1,T1001,5,"保温效果很好, 推荐",2024-11-15 12:00:00\n'
         "R2,li.lei,SKU-1,,3,,2024-06-25 08:00:00\n"
         "R3,new-buyer,SKU-7,,1,broken,2024-07-01 08:00:00\n",
     )
@@ -373,9 +604,19 @@ def test_reviews(patron: Patron, tmp_path: Path) -> None:
     r, c, p, o = t.reviews, t.customers, t.products, t.orders
     with patron.engine.connect() as connection:
         rows = connection.execute(
-            select(r.c.external_id, c.c.external_id, p.c.sku, o.c.external_id, r.c.rating, r.c.text, r.c.created_at)
-            .join(c, c.c.id == r.c.customer_id).join(p, p.c.id == r.c.product_id)
-            .outerjoin(o, o.c.id == r.c.order_id).order_by(r.c.external_id)
+            select(
+                r.c.external_id,
+                c.c.external_id,
+                p.c.sku,
+                o.c.external_id,
+                r.c.rating,
+                r.c.text,
+                r.c.created_at,
+            )
+            .join(c, c.c.id == r.c.customer_id)
+            .join(p, p.c.id == r.c.product_id)
+            .outerjoin(o, o.c.id == r.c.order_id)
+            .order_by(r.c.external_id)
         ).all()
     assert [tuple(x) for x in rows] == [
         ("R1", "王芳", "SKU-1", "T1001", 5, "保温效果很好, 推荐", utc(2024, 11, 15, 4, 0)),

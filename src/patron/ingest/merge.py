@@ -83,7 +83,7 @@ def find_conflicts(
         detail = select(stage).where(stage.c[key] == row[0])
         if where is not None:
             detail = detail.where(where)
-        found = [r._mapping for r in connection.execute(detail.order_by(stage.c[ROW]))]
+        found = [dict(r._mapping) for r in connection.execute(detail.order_by(stage.c[ROW]))]
         for c in clashing:
             shown = [show(c, r) if r[c] is not None else None for r in found]
             values = [v for v in dict.fromkeys(shown) if v is not None]
@@ -144,7 +144,8 @@ def upsert(
 
 
 def _action_counts(connection: Connection, source: Table) -> TableCounts:
-    counts = dict(connection.execute(select(source.c[ACTION], func.count()).group_by(source.c[ACTION])).all())
+    grouped = select(source.c[ACTION], func.count()).group_by(source.c[ACTION])
+    counts: dict[str, int] = {row[0]: row[1] for row in connection.execute(grouped)}
     return TableCounts(counts.get("insert", 0), counts.get("update", 0), counts.get("same", 0))
 
 
@@ -189,11 +190,11 @@ def create_stubs(connection: Connection, shop_id: int, customers: ColumnElement[
     if products is not None:
         known = exists().where(t.products.c.shop_id == shop_id, t.products.c.sku == products)
         title = func.max(titles) if titles is not None else null()
-        wanted = select(products.label("sku"), title, literal(shop_id), literal(True)).where(
+        stubs = select(products.label("sku"), title, literal(shop_id), literal(True)).where(
             cond, products.is_not(None), ~known
         ).group_by(products)
         result = connection.execute(
-            insert(t.products).from_select(["sku", "title", "shop_id", "is_stub"], wanted),
+            insert(t.products).from_select(["sku", "title", "shop_id", "is_stub"], stubs),
             execution_options=_ROWCOUNT,
         )
         created["products"] = result.rowcount

@@ -101,10 +101,13 @@ def parse_timestamp(
     has_offset = series.str.contains(_OFFSET_RE, regex=True, na=False).to_numpy(dtype=bool)
     result = pd.Series(pd.NaT, index=series.index, dtype="datetime64[us, UTC]")
     naive_rows = ~has_offset & series.notna().to_numpy()
+    ambiguous = np.zeros(len(series), dtype=bool)
     if naive_rows.any():
         local = pd.to_datetime(series[naive_rows], format=fmt or "ISO8601", errors="coerce")
         localized = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
         result[naive_rows] = localized.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+        # A local time that occurs twice (clocks set back) is refused for what it is, not guessed.
+        ambiguous[np.flatnonzero(naive_rows)] = (local.notna() & localized.isna()).to_numpy(dtype=bool)
     if has_offset.any():
         aware = pd.to_datetime(
             series[has_offset], format=fmt or "ISO8601", errors="coerce", utc=True
@@ -112,7 +115,15 @@ def parse_timestamp(
         result[has_offset] = aware.astype("datetime64[us, UTC]")
     parsed = pa.array(result, pa.timestamp("us", tz="UTC"), from_pandas=True)
     expected = f"a date and time in format {fmt}" if fmt else "an ISO 8601 date and time"
-    return parsed, _refused(f.name, raw, parsed, f"expected {expected}")
+    if not ambiguous.any():
+        return parsed, _refused(f.name, raw, parsed, f"expected {expected}")
+    unreadable = pc.and_(pc.is_valid(raw), pc.is_null(parsed)).to_numpy(zero_copy_only=False) & ~ambiguous
+    refusals = [Refusal(f.name, np.flatnonzero(ambiguous),
+                        f"ambiguous local time in {timezone} (the clocks were set back): "
+                        "give the UTC offset, e.g. 2024-11-03T01:30:00-04:00")]
+    if unreadable.any():
+        refusals.append(Refusal(f.name, np.flatnonzero(unreadable), f"expected {expected}"))
+    return parsed, refusals
 
 
 def parse_date(f: Field, raw: pa.Array, fmt: str | None) -> tuple[pa.Array, list[Refusal]]:

@@ -8,9 +8,11 @@ and validation come later, so that a bad value becomes a row error instead of a 
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import io
 import json
+import re
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,7 +139,7 @@ def _text_stream(path: Path, encoding: str) -> tuple[IO[bytes], IO[bytes]]:
     stream, raw = _open_bytes(path)
     if encoding in ("utf-8", "utf-8-sig", "utf8"):
         return stream, raw
-    return _Transcoder(stream, encoding), raw
+    return io.BufferedReader(_Transcoder(stream, encoding), _BLOCK), raw
 
 
 class _Transcoder(io.RawIOBase):
@@ -207,14 +209,15 @@ def _delimited(path: Path, options: ReadOptions, chunk_rows: int) -> Source:
             raise InputError(
                 f"{path}: the file has a header but no data rows", code=ErrorCode.FILE_EMPTY, file=str(path)
             ) from exc
-        raise _csv_error(path, exc) from exc
+        raise _csv_error(path, exc, encoding, delimiter) from exc
     columns = [c.strip() for c in reader.schema.names]
     try:
         _check_unique(path, columns)
     except InputError:
         raw.close()
         raise
-    return Source(path, columns, _rechunk(_csv_batches(path, reader, raw), columns, chunk_rows),
+    batches = _csv_batches(path, reader, raw, encoding, delimiter)
+    return Source(path, columns, _rechunk(batches, columns, chunk_rows),
                   path.stat().st_size, raw)
 
 
@@ -224,12 +227,12 @@ def _all_text(first: str, delimiter: str, names: list[str] | None) -> dict[str, 
 
 
 def pacsv_split(line: str, delimiter: str) -> list[list[str]]:
-    import csv
-
     return list(csv.reader([line], delimiter=delimiter))
 
 
-def _csv_batches(path: Path, reader: Any, raw: IO[bytes]) -> Iterator[pa.RecordBatch]:
+def _csv_batches(
+    path: Path, reader: Any, raw: IO[bytes], encoding: str, delimiter: str
+) -> Iterator[pa.RecordBatch]:
     try:
         while True:
             try:
@@ -237,17 +240,48 @@ def _csv_batches(path: Path, reader: Any, raw: IO[bytes]) -> Iterator[pa.RecordB
             except StopIteration:
                 return
             except pa.ArrowInvalid as exc:
-                raise _csv_error(path, exc) from exc
+                raise _csv_error(path, exc, encoding, delimiter) from exc
             yield batch
     finally:
         raw.close()
 
 
-def _csv_error(path: Path, exc: Exception) -> InputError:
+_RAGGED = re.compile(r"Expected (\d+) columns, got (\d+)")
+
+
+def _csv_error(path: Path, exc: Exception, encoding: str, delimiter: str) -> InputError:
     text = str(exc)
     if "UTF8" in text or "utf-8" in text.lower():
         return InputError(f"{path}: invalid text encoding: {text}", code=ErrorCode.ENCODING_INVALID, file=str(path))
+    ragged = _RAGGED.search(text)
+    row = _ragged_row(path, encoding, delimiter, int(ragged[1])) if ragged else None
+    if ragged and row is not None:
+        return InputError(
+            f"{path}: row {row}: expected {ragged[1]} values (one per column of the header), "
+            f"found {ragged[2]}",
+            file=str(path),
+            row=row,
+        )
     return InputError(f"{path}: cannot read as CSV: {text}", file=str(path))
+
+
+def _ragged_row(path: Path, encoding: str, delimiter: str, expected: int) -> int | None:
+    """The number of the first row (the header is row 1; empty lines do not count, as for the
+    CSV reader) with another number of values than the header: read again only on this error."""
+    stream, raw = _text_stream(path, encoding)
+    with raw:
+        lines = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        number = 0
+        try:
+            for values in csv.reader(lines, delimiter=delimiter):
+                if not values:
+                    continue
+                number += 1
+                if len(values) != expected:
+                    return number
+        except csv.Error:
+            return None
+    return None
 
 
 def _check_unique(path: Path, columns: list[str]) -> None:

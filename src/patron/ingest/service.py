@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Connection, Engine, MetaData, insert
+from sqlalchemy import Connection, Engine, MetaData, Table, insert
 
 from patron.clock import Clock
 from patron.db import tables
@@ -43,7 +43,7 @@ _T = TypeVar("_T")
 Progress = Callable[[int, int, int], None]
 """Called after each chunk with (bytes done, bytes total, rows read)."""
 
-Conflicts = Callable[[Connection, staging.Table, set[str], merge.Show], list[RowError]]
+Conflicts = Callable[[Connection, Table, set[str], merge.Show], list[RowError]]
 
 _CONFLICTS: dict[Entity, Conflicts] = {
     Entity.ORDERS: merge.orders_conflicts,
@@ -170,7 +170,7 @@ def _stage_all(
     connection: Connection,
     context: Context,
     source: Source,
-    stage: staging.Table,
+    stage: Table,
     quarantine: Quarantine,
     max_errors: int,
     progress: Progress | None,
@@ -181,7 +181,7 @@ def _stage_all(
         if quarantine.count <= max_errors:  # once rejected, keep reading only to list every bad row
             numbers = np.arange(first_row, first_row + rows, dtype=np.int64)
             staging.append(connection, stage, done.columns, done.good, numbers)
-        rows_read += rows
+        rows_read += rows - done.blank
         if progress is not None:
             progress(source.position(), source.size, rows_read)
     if rows_read == 0:
@@ -253,7 +253,7 @@ def _provided(profile: Profile, entity: Entity, found: list[str]) -> set[str]:
 
 
 def _merge(
-    connection: Connection, entity: Entity, stage: staging.Table, shop: Shop, provided: set[str]
+    connection: Connection, entity: Entity, stage: Table, shop: Shop, provided: set[str]
 ) -> tuple[merge.MergeResult, list[RowError]]:
     if entity is Entity.ORDERS:
         return merge.merge_orders(connection, stage, shop.id, provided)

@@ -7,6 +7,7 @@ so a killed run leaves nothing behind. Loading uses executemany on SQLite and CO
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -23,7 +24,7 @@ ROW = "_row"
 TARGET_ID = "target_id"
 ACTION = "action"
 
-_TYPES: dict[Kind, TypeEngine[object] | type[TypeEngine[object]]] = {
+_TYPES: dict[Kind, TypeEngine[Any] | type[TypeEngine[Any]]] = {
     Kind.TEXT: Text,
     Kind.INTEGER: BigInteger,
     Kind.MONEY: BigInteger,

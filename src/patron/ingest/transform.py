@@ -41,6 +41,7 @@ class Transformed:
     columns: dict[str, pa.Array]
     errors: list[RowError]
     good: np.ndarray  # bool mask over the chunk's rows
+    blank: int = 0  # rows with no value in any column read: spreadsheet padding, not data
 
 
 @dataclass(slots=True)
@@ -85,6 +86,7 @@ def transform(context: Context, chunk: pa.Table, first_row: int, state: RunState
     n = chunk.num_rows
     profile = context.profile
     text: dict[str, pa.Array] = {}
+    blank = np.ones(n, dtype=bool)
     for f in fields(context.entity):
         if f.name in profile.constants:
             text[f.name] = pa.array([profile.constants[f.name]] * n, pa.string())
@@ -96,10 +98,13 @@ def transform(context: Context, chunk: pa.Table, first_row: int, state: RunState
             if column is not None
             else pa.nulls(n, pa.string())
         )
+        if column is not None:
+            blank &= pc.is_null(text[f.name]).to_numpy(zero_copy_only=False)
     for name, mapping in profile.values.items():
         text[name] = _map_values(text[name], mapping)
     if context.entity is Entity.CUSTOMERS and profile.attribute_prefix:
         text["attributes"] = _attributes(chunk, profile.attribute_prefix, text["attributes"])
+        blank &= pc.is_null(text["attributes"]).to_numpy(zero_copy_only=False)
     if profile.derive is not None:
         text = profile.derive(text, state.derive)
     _defaults(context, text, n)
@@ -117,8 +122,8 @@ def transform(context: Context, chunk: pa.Table, first_row: int, state: RunState
     rules = _RULES.get(context.entity)
     if rules is not None:
         refusals += rules(typed, text, context)
-    errors, good = _errors(refusals, text, context, first_row, n)
-    return Transformed(typed, errors, good)
+    errors, good = _errors(refusals, text, context, first_row, n, blank)
+    return Transformed(typed, errors, good, int(blank.sum()))
 
 
 def _map_values(values: pa.Array, mapping: dict[str, str] | object) -> pa.Array:
@@ -263,15 +268,23 @@ _RULES = {
 
 
 def _errors(
-    refusals: list[parse.Refusal], text: dict[str, pa.Array], context: Context, first_row: int, n: int
+    refusals: list[parse.Refusal],
+    text: dict[str, pa.Array],
+    context: Context,
+    first_row: int,
+    n: int,
+    blank: np.ndarray,
 ) -> tuple[list[RowError], np.ndarray]:
-    good = np.ones(n, dtype=bool)
+    """Row errors, and which rows are good: neither refused nor blank (blank rows are skipped
+    without an error, as a CSV reader skips empty lines)."""
+    good = ~blank
     errors: list[RowError] = []
     for refusal in refusals:
-        good[refusal.positions] = False
+        positions = refusal.positions[~blank[refusal.positions]]
+        good[positions] = False
         values = text.get(refusal.column)
         source = context.profile.source_of(refusal.column) or refusal.column
-        for position in refusal.positions.tolist():
+        for position in positions.tolist():
             value = values[position].as_py() if values is not None else None
             errors.append(RowError(first_row + position, source, value, refusal.reason))
     errors.sort(key=lambda e: e.row)

@@ -10,6 +10,8 @@ from patron.errors import ConfigError, ErrorCode, NotFoundError
 from patron.ingest.model import Entity
 from patron.ingest.profiles.base import Profile, Returns, identity_columns
 from patron.ingest.profiles.cdnow import CDNOW
+from patron.ingest.profiles.shopify import SHOPIFY
+from patron.ingest.profiles.taobao import TAOBAO
 from patron.ingest.readers import ReadOptions
 from patron.ingest.schema import field_names
 
@@ -20,7 +22,7 @@ GENERIC = Profile(
     doc="Patron's canonical columns (docs/ingestion.md).",
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (GENERIC, CDNOW)}
+PROFILES: dict[str, Profile] = {p.name: p for p in (GENERIC, SHOPIFY, TAOBAO, CDNOW)}
 
 
 def resolve(entity: Entity, profile: str | None, mapping: Path | None) -> Profile:
