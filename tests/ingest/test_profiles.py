@@ -206,11 +206,6 @@ def test_shopify_unknown_financial_status_names_the_column(patron: Patron, tmp_p
     assert error.reason.startswith("expected one of pending, paid")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="transform.py gives a derive hook canonical columns only: the shopify hook cannot "
-    "read Fulfillment Status or Cancelled at yet",
-)
 def test_shopify_fulfilment_and_cancellation(patron: Patron, tmp_path: Path) -> None:
     rows = SHOPIFY_CSV.replace(",unfulfilled,,yes,USD,35.00", ",fulfilled,,yes,USD,35.00")
     rows = rows.replace("2023-02-01 08:00:00 +0800,,", "2023-02-01 08:00:00 +0800,partial,")

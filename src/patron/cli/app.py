@@ -7,6 +7,7 @@ from typing import Annotated
 
 import click
 import typer
+from rich.markup import escape
 
 from patron.cli import db, demo, ingest, render, stats
 from patron.cli.options import Globals
@@ -37,6 +38,9 @@ def root(
 
 
 EXIT_CODES = {
+    ErrorCode.CONFIG_INVALID: 2,
+    ErrorCode.PROFILE_UNKNOWN: 2,
+    ErrorCode.MAPPING_INVALID: 2,
     ErrorCode.INGEST_REJECTED: 2,
     ErrorCode.INPUT_INVALID: 2,
     ErrorCode.ENCODING_INVALID: 2,
@@ -55,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, standalone_mode=False)
     except PatronError as error:
         render.errors.print(
-            f"[red]error[/red] [{error.code}]: {error.message}", highlight=False, soft_wrap=True
+            f"[red]error[/red] {escape(f'[{error.code}]')}: {escape(error.message)}",
+            highlight=False,
+            soft_wrap=True,
         )
         return EXIT_CODES.get(error.code, 1)
     except click.exceptions.Exit as done:

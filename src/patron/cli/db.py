@@ -16,12 +16,14 @@ app = typer.Typer(
 @app.command()
 def upgrade(db: DbOption = None) -> None:
     """Create or migrate the database schema to the latest revision."""
-    revision = build(db).upgrade()
+    with build(db) as patron:
+        revision = patron.upgrade()
     render.console.print(f"database schema at revision {revision}")
 
 
 @app.command()
 def current(db: DbOption = None) -> None:
     """Show the schema revision of the database and the latest one."""
-    current, head = build(db).schema_revision()
+    with build(db) as patron:
+        current, head = patron.schema_revision()
     render.console.print(f"database: {current or '(empty)'}; latest: {head}")

@@ -30,8 +30,10 @@ def demo(
     reviews), load it into the embedded database and print what it holds."""
     out.mkdir(parents=True, exist_ok=True)
     url = db or Globals.db or f"sqlite:///{(out / 'patron.db').resolve()}"
-    patron = Patron(Settings(database_url=url, quarantine_dir=out / "quarantine"))
-    with render.errors.status("working…") as status:
+    with (
+        Patron(Settings(database_url=url, quarantine_dir=out / "quarantine")) as patron,
+        render.errors.status("working…") as status,
+    ):
         result = run_demo(patron, out, customers=customers, seed=seed, on_step=status.update)
     rows = [
         (

@@ -10,7 +10,8 @@ def stats(
     db: DbOption = None, shop: ShopOption = None, format: FormatOption = OutputFormat.TABLE
 ) -> None:
     """Customers, orders, lines, refunds, events, products, revenue and order span per shop."""
-    found = build(db).stats(shop_name(shop))
+    with build(db) as patron:
+        found = patron.stats(shop_name(shop))
     records = [s.to_json() for s in found]
     if format is OutputFormat.JSON:
         render.as_json(records[0] if shop_name(shop) else records)

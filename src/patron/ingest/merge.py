@@ -290,6 +290,10 @@ def orders_conflicts(connection: Connection, stage: Table, provided: set[str], s
     return errors
 
 
+def _shop_currency(shop_id: int) -> ColumnElement[str]:
+    return select(t.shops.c.currency).where(t.shops.c.id == shop_id).scalar_subquery()
+
+
 def merge_orders(connection: Connection, stage: Table, shop_id: int, provided: set[str]) -> tuple[MergeResult, list[RowError]]:
     sale = stage.c[RETURN_FLAG] == false()
     result = MergeResult()
@@ -307,8 +311,8 @@ def merge_orders(connection: Connection, stage: Table, shop_id: int, provided: s
         func.max(s.customer_id).label("customer_ext"),
         func.min(s.placed_at).label("placed_at"),
         func.max(s.paid_at).label("paid_at"),
-        func.max(s.status).label("status"),
-        func.max(s.currency).label("currency"),
+        func.coalesce(func.max(s.status), OrderStatus.COMPLETED.value).label("status"),
+        func.coalesce(func.max(s.currency), _shop_currency(shop_id)).label("currency"),
         case((has_lines, lines_total), else_=total - shipping + discount).label("subtotal_minor"),
         discount.label("discount_minor"),
         shipping.label("shipping_minor"),

@@ -96,13 +96,13 @@ def ingest(
             rows_read = _stage_all(connection, context, source, stage, quarantine, max_errors, progress)
             provided = _provided(chosen, entity, source.columns)
             staging.index_by_key(connection, stage, entity)
-            if quarantine.count <= max_errors:
+            if len(quarantine.rows) <= max_errors:
                 quarantine.add(_CONFLICTS[entity](connection, stage, provided, _show(context)))
                 merge.drop_rows(connection, stage, quarantine.rows)
-            if quarantine.count <= max_errors:
+            if len(quarantine.rows) <= max_errors:
                 result, late = _merge(connection, entity, stage, the_shop, provided)
                 quarantine.add(late)
-            if quarantine.count > max_errors:
+            if len(quarantine.rows) > max_errors:
                 rejected = True
                 connection.rollback()
     finally:
@@ -178,7 +178,7 @@ def _stage_all(
     rows_read = 0
     for first_row, rows, done in _prefetch(_transformed(context, source)):
         quarantine.add(done.errors)
-        if quarantine.count <= max_errors:  # once rejected, keep reading only to list every bad row
+        if len(quarantine.rows) <= max_errors:  # once rejected, keep reading only to list every bad row
             numbers = np.arange(first_row, first_row + rows, dtype=np.int64)
             staging.append(connection, stage, done.columns, done.good, numbers)
         rows_read += rows - done.blank

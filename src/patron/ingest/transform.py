@@ -100,6 +100,15 @@ def transform(context: Context, chunk: pa.Table, first_row: int, state: RunState
         )
         if column is not None:
             blank &= pc.is_null(text[f.name]).to_numpy(zero_copy_only=False)
+    # Source columns a profile names under non-canonical keys are inputs of its derive hook.
+    for name, source in profile.columns.items():
+        if name not in text:
+            column = _find(source, chunk.column_names)
+            text[name] = (
+                parse.clean_text(chunk.column(column).combine_chunks())
+                if column is not None
+                else pa.nulls(n, pa.string())
+            )
     for name, mapping in profile.values.items():
         text[name] = _map_values(text[name], mapping)
     if context.entity is Entity.CUSTOMERS and profile.attribute_prefix:
@@ -148,10 +157,11 @@ def _attributes(chunk: pa.Table, prefix: str, given: pa.Array) -> pa.Array:
 
 
 def _defaults(context: Context, text: dict[str, pa.Array], n: int) -> None:
-    if "currency" in text:
+    """Row defaults. An order's status and currency are order-level values that line-item
+    exports give on one row only, so their defaults are applied per order when merging."""
+    if "currency" in text and context.entity is not Entity.ORDERS:
         text["currency"] = pc.fill_null(text["currency"], context.currency)
     if context.entity is Entity.ORDERS:
-        text["status"] = pc.fill_null(text["status"], OrderStatus.COMPLETED.value)
         has_sku = pc.is_valid(text["sku"])
         text["quantity"] = pc.if_else(
             pc.and_(has_sku, pc.is_null(text["quantity"])), "1", text["quantity"]

@@ -56,7 +56,7 @@ def _fields(profile: Profile) -> dict[str, Any]:
 
 
 _MAPPING_KEYS = {"name", "entity", "read", "columns", "constants", "values", "parse", "returns",
-                 "attributes"}
+                 "attributes", "description"}
 
 
 def load_mapping(path: Path) -> Profile:
