@@ -233,23 +233,21 @@ def test_same_order_with_conflicting_data(
         + (
             "A4,C4,2024-03-02 10:00:00,completed,S1,Mug,1,10.50,\n"
             "A4,C5,2024-03-02 10:00:00,completed,S2,Tea,1,3.25,\n"
-            "A4,C4,2024-03-03 10:00:00,completed,S3,Pen,1,2.00,6.00\n"
+            "A4,C4,2024-03-03 10:00:00,paid,S3,Pen,1,2.00,6.00\n"
         ),
     )
     error = rejected(patron, path)
     who = "order_id 'A4' appears with conflicting customer_id: C4 vs C5"
-    # Times read as the shop's (Asia/Shanghai); a missing shipping agrees with the 6.00 given.
-    when = (
-        "order_id 'A4' appears with conflicting placed_at: "
-        "2024-03-02 10:00:00+08:00 vs 2024-03-03 10:00:00+08:00"
-    )
+    # A missing shipping agrees with the 6.00 given; lines stamped at different times do not
+    # conflict (the order takes the earliest), a different status does.
+    what = "order_id 'A4' appears with conflicting status: completed vs paid"
     assert first_errors(error) == [
         (4, "customer_id", "C4", who),
         (5, "customer_id", "C5", who),
         (6, "customer_id", "C4", who),
-        (4, "placed_at", "2024-03-02 10:00:00+08:00", when),
-        (5, "placed_at", "2024-03-02 10:00:00+08:00", when),
-        (6, "placed_at", "2024-03-03 10:00:00+08:00", when),
+        (4, "status", "completed", what),
+        (5, "status", "completed", what),
+        (6, "status", "paid", what),
     ]
     assert error.details["rejected_rows"] == 3
     assert f"row 4, column 'customer_id', value 'C4': {who}" in error.message
@@ -450,6 +448,51 @@ def test_max_errors_stores_good_rows_when_at_most_n_are_bad(
     stats = patron.stats()[0]
     assert (stats.customers, stats.products, stats.orders, stats.order_lines) == (3, 3, 3, 4)
     assert stats.gross_revenue_minor == 2925 + 3 * 1050 + 200
+
+
+def test_an_order_with_a_refused_line_is_stored_whole_or_not_at_all(
+    patron: Patron, stored: dict[str, Any], tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "partial.csv",
+        HEADER
+        + CHANGES
+        + (
+            "A4,C4,2024-03-02 10:00:00,completed,S1,Mug,1,10.50,\n"
+            "A4,C4,2024-03-02 10:00:00,completed,S2,Tea,1,ten,\n"
+        ),
+    )
+    with pytest.raises(IngestRejected) as caught:
+        patron.ingest(Entity.ORDERS, path, max_errors=1)
+    assert caught.value.details["rejected_rows"] == 2
+    assert snapshot(patron) == stored
+
+    report = patron.ingest(Entity.ORDERS, path, max_errors=2)
+    assert report.quarantine_path is not None
+    assert read_quarantine(report.quarantine_path) == [
+        ["row", "column", "value", "reason"],
+        ["5", "unit_price", "ten", "expected an amount such as 1234.50"],
+        ["4", "order_id", "A4", "another row of order_id 'A4' was refused: it is stored whole or not at all"],
+    ]
+    stats = patron.stats()[0]
+    assert (stats.orders, stats.order_lines) == (3, 4)  # A1, A2, A3: nothing of A4
+
+
+def test_lines_stamped_at_different_times_make_one_order_placed_at_the_first(
+    patron: Patron, stored: dict[str, Any], tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "minutes.csv",
+        HEADER
+        + "A4,C4,2024-03-02 10:01:00,completed,S1,Mug,1,10.50,\n"
+        + "A4,C4,2024-03-02 10:00:00,completed,S2,Tea,1,3.25,\n",
+    )
+    patron.ingest(Entity.ORDERS, path)
+    with patron.engine.connect() as connection:
+        placed = connection.execute(
+            select(t.orders.c.placed_at).where(t.orders.c.external_id == "A4")
+        ).scalar_one()
+    assert placed.isoformat() == "2024-03-02T02:00:00+00:00"
 
 
 def test_a_rejected_first_run_creates_no_shop(patron: Patron, tmp_path: Path) -> None:

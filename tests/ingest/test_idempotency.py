@@ -400,6 +400,24 @@ def test_returns_match_the_customers_own_purchase(patron: Patron, tmp_path: Path
     }
 
 
+def test_a_return_of_more_than_was_bought_is_refused(patron: Patron, tmp_path: Path) -> None:
+    mapping = write(tmp_path / "retail.toml", RETAIL_MAPPING)
+    path = write(
+        tmp_path / "retail.csv",
+        "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
+        "536366,85123A,WHITE HANGING HEART,2,2010-12-01 09:00:00,2.55,13047,United Kingdom\n"
+        "C536400,85123A,WHITE HANGING HEART,-3,2010-12-02 10:00:00,2.55,13047,United Kingdom\n",
+    )
+    report = patron.ingest(Entity.ORDERS, path, mapping=mapping, max_errors=1)
+    assert report.rows_rejected == 1
+    assert report.first_errors[0].row == 3
+    assert report.first_errors[0].reason == (
+        "refunds would total 765 minor units, more than the 510 paid"
+    )
+    assert report.tables["refunds"] == TableCounts()
+    assert patron.stats()[0].net_revenue_minor == 510
+
+
 # --- property: any split into two overlapping files stores what one file stores ---------
 
 

@@ -92,6 +92,22 @@ def find_conflicts(
     return errors
 
 
+def rows_of_refused(connection: Connection, stage: Table, key: str, refused: set[str]) -> list[RowError]:
+    """Staged rows of records another row of which was refused: storing them would store a
+    partial order, with a wrong total."""
+    ordered = sorted(refused)
+    errors: list[RowError] = []
+    for i in range(0, len(ordered), 10_000):
+        found = connection.execute(
+            select(stage.c[ROW], stage.c[key]).where(stage.c[key].in_(ordered[i : i + 10_000]))
+        ).all()
+        errors += [
+            RowError(r[0], key, r[1], f"another row of {key} {r[1]!r} was refused: it is stored whole or not at all")
+            for r in found
+        ]
+    return sorted(errors, key=lambda e: e.row)
+
+
 def drop_rows(connection: Connection, stage: Table, rows: set[int]) -> None:
     if rows:
         ordered = sorted(rows)
@@ -280,7 +296,10 @@ ORDER_HEADER = ("customer_id", "placed_at", "paid_at", "status", "currency", "di
 
 def orders_conflicts(connection: Connection, stage: Table, provided: set[str], show: Show = show_stored) -> list[RowError]:
     sale = stage.c[RETURN_FLAG] == false()
-    errors = find_conflicts(connection, stage, "order_id", [c for c in ORDER_HEADER if c in provided], sale, show)
+    # placed_at may differ between the lines of one order (line-item exports stamp each line
+    # with its own minute): the order takes the earliest, so it is not a conflict.
+    checked = [c for c in ORDER_HEADER if c in provided and c != "placed_at"]
+    errors = find_conflicts(connection, stage, "order_id", checked, sale, show)
     if "line_no" in provided:
         dup = select(stage.c.order_id, stage.c.line_no).where(sale, stage.c.line_no.is_not(None)).group_by(
             stage.c.order_id, stage.c.line_no).having(func.count() > 1).subquery()
@@ -420,20 +439,22 @@ def _merge_returns(connection: Connection, stage: Table, shop_id: int) -> tuple[
     ]
     matched = [r for r in found if r.order_line_id is not None]
     work = _work_table(connection, "work_returns", [
-        Column("external_id", String), Column("order_id", BigInteger), Column("order_line_id", BigInteger),
+        Column(ROW, BigInteger), Column("external_id", String), Column("order_id", BigInteger), Column("order_line_id", BigInteger),
         Column("quantity", BigInteger), Column("amount_minor", BigInteger), Column("refunded_at", s.placed_at.type),
         Column("reason", String)])
     if matched:
         owners = dict(connection.execute(select(lines.c.id, lines.c.order_id).where(lines.c.id.in_({r.order_line_id for r in matched}))).all())
         connection.execute(insert(work), [
-            {"external_id": f"{r.return_id}#{r.position}", "order_id": owners[r.order_line_id],
+            {ROW: r.row, "external_id": f"{r.return_id}#{r.position}", "order_id": owners[r.order_line_id],
              "order_line_id": r.order_line_id, "quantity": r.quantity, "amount_minor": r.amount_minor,
              "refunded_at": r.refunded_at, "reason": f"return {r.return_id}"}
             for r in matched
         ])
+    over = _over_refunded(connection, work)
+    drop_rows(connection, work, {e.row for e in over})
     counts = upsert(connection, t.refunds, work, ["external_id"],
                     ["order_id", "order_line_id", "quantity", "amount_minor", "refunded_at", "reason"], shop_id)
-    return counts, errors
+    return counts, sorted(errors + over, key=lambda e: e.row)
 
 
 def _link_errors(

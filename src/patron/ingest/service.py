@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, MetaData, Table, insert
 
 from patron.clock import Clock
@@ -26,7 +28,7 @@ from patron.ingest.model import Entity, IngestReport, RowError, RunStatus, Table
 from patron.ingest.profiles import Profile, resolve
 from patron.ingest.quarantine import Quarantine
 from patron.ingest.readers import Source, open_source
-from patron.ingest.schema import Kind, fields
+from patron.ingest.schema import NATURAL_KEY, Kind, fields
 from patron.ingest.transform import (
     HEADER_ROWS,
     Context,
@@ -93,10 +95,13 @@ def ingest(
             check_columns(context, source.columns)
             stage = staging.stage_table(MetaData(), entity)
             staging.create(connection, stage)
-            rows_read = _stage_all(connection, context, source, stage, quarantine, max_errors, progress)
+            rows_read, refused = _stage_all(
+                connection, context, source, stage, quarantine, max_errors, progress
+            )
             provided = _provided(chosen, entity, source.columns)
             staging.index_by_key(connection, stage, entity)
             if len(quarantine.rows) <= max_errors:
+                quarantine.add(merge.rows_of_refused(connection, stage, NATURAL_KEY[entity], refused))
                 quarantine.add(_CONFLICTS[entity](connection, stage, provided, _show(context)))
                 merge.drop_rows(connection, stage, quarantine.rows)
             if len(quarantine.rows) <= max_errors:
@@ -174,10 +179,16 @@ def _stage_all(
     quarantine: Quarantine,
     max_errors: int,
     progress: Progress | None,
-) -> int:
+) -> tuple[int, set[str]]:
+    """Stage every good row; returns the rows read and the orders some row of which was refused
+    (an order is stored whole or not at all)."""
     rows_read = 0
+    refused: set[str] = set()
     for first_row, rows, done in _prefetch(_transformed(context, source)):
         quarantine.add(done.errors)
+        if context.entity is Entity.ORDERS and not done.good.all():
+            bad = pc.filter(done.columns["order_id"], pa.array(~done.good))
+            refused.update(v for v in bad.to_pylist() if v is not None)
         if len(quarantine.rows) <= max_errors:  # once rejected, keep reading only to list every bad row
             numbers = np.arange(first_row, first_row + rows, dtype=np.int64)
             staging.append(connection, stage, done.columns, done.good, numbers)
@@ -192,15 +203,16 @@ def _stage_all(
             code=ErrorCode.FILE_EMPTY,
             file=str(source.path),
         )
-    return rows_read
+    return rows_read, refused
 
 
 def _transformed(context: Context, source: Source) -> Iterator[tuple[int, int, Transformed]]:
     """Each chunk transformed: (source row number of its first row, rows, result)."""
     state = RunState()
     rows_read = 0
+    header_rows = HEADER_ROWS if context.profile.read.header else 0
     for chunk in source.chunks:
-        first_row = rows_read + HEADER_ROWS + 1
+        first_row = rows_read + header_rows + 1
         yield first_row, chunk.num_rows, transform(context, chunk, first_row, state)
         rows_read += chunk.num_rows
 
