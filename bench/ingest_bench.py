@@ -63,7 +63,8 @@ def measured(argv: list[str]) -> tuple[float, int]:
     """Run ``argv`` under a fresh Python that reports its child's peak RSS."""
     probe = (
         "import resource, subprocess, sys, time, json;"
-        "t=time.perf_counter(); subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL);"
+        "t=time.perf_counter();"
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL);"
         "w=time.perf_counter()-t;"
         "print(json.dumps([w, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss//1024]))"
     )
@@ -87,7 +88,8 @@ def bench(lines: int, postgres: str | None, baseline: bool) -> dict[str, object]
     results: dict[str, object] = {
         "lines": lines,
         "file_mib": round(csv_path.stat().st_size / 2**20, 1),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
         "date": date.today().isoformat(),
     }
     targets = {"sqlite": f"sqlite:///{OUT / f'bench_{lines}.db'}"}

@@ -472,7 +472,12 @@ def test_an_order_with_a_refused_line_is_stored_whole_or_not_at_all(
     assert read_quarantine(report.quarantine_path) == [
         ["row", "column", "value", "reason"],
         ["5", "unit_price", "ten", "expected an amount such as 1234.50"],
-        ["4", "order_id", "A4", "another row of order_id 'A4' was refused: it is stored whole or not at all"],
+        [
+            "4",
+            "order_id",
+            "A4",
+            "another row of order_id 'A4' was refused: it is stored whole or not at all",
+        ],
     ]
     stats = patron.stats()[0]
     assert (stats.orders, stats.order_lines) == (3, 4)  # A1, A2, A3: nothing of A4

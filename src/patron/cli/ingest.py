@@ -40,8 +40,9 @@ def ingest(
     --max-errors nothing is stored and the exit status is 2. Re-ingesting a file never counts
     anything twice.
     """
-    with build(db) as patron:
-        with Progress(
+    with (
+        build(db) as patron,
+        Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             DownloadColumn(),
@@ -49,21 +50,22 @@ def ingest(
             TimeElapsedColumn(),
             console=render.errors,
             transient=True,
-        ) as bar:
-            task = bar.add_task(f"{entity} ← {file.name}", total=None, rows=0)
+        ) as bar,
+    ):
+        task = bar.add_task(f"{entity} ← {file.name}", total=None, rows=0)
 
-            def advance(done: int, total: int, rows: int) -> None:
-                bar.update(task, completed=done, total=total, rows=rows)
+        def advance(done: int, total: int, rows: int) -> None:
+            bar.update(task, completed=done, total=total, rows=rows)
 
-            report = patron.ingest(
-                entity,
-                file,
-                shop=shop_name(shop),
-                profile=profile,
-                mapping=mapping,
-                max_errors=max_errors,
-                progress=advance,
-            )
+        report = patron.ingest(
+            entity,
+            file,
+            shop=shop_name(shop),
+            profile=profile,
+            mapping=mapping,
+            max_errors=max_errors,
+            progress=advance,
+        )
     show_report(report)
 
 

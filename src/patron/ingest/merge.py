@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 
 from patron.db import tables as t
-from patron.ingest.model import Entity, OrderStatus, RowError, TableCounts
+from patron.ingest.model import OrderStatus, RowError, TableCounts
 from patron.ingest.schema import RETURN_FLAG
 from patron.ingest.staging import ACTION, ROW, TARGET_ID, analyze, create, temp_table
 
@@ -71,8 +71,10 @@ def find_conflicts(
     if not columns:
         return []
     counts = [func.count(stage.c[c].distinct()).label(c) for c in columns]
-    query = select(stage.c[key], *counts).group_by(stage.c[key]).having(
-        or_(*(func.count(stage.c[c].distinct()) > 1 for c in columns))
+    query = (
+        select(stage.c[key], *counts)
+        .group_by(stage.c[key])
+        .having(or_(*(func.count(stage.c[c].distinct()) > 1 for c in columns)))
     )
     if where is not None:
         query = query.where(where)
@@ -92,7 +94,9 @@ def find_conflicts(
     return errors
 
 
-def rows_of_refused(connection: Connection, stage: Table, key: str, refused: set[str]) -> list[RowError]:
+def rows_of_refused(
+    connection: Connection, stage: Table, key: str, refused: set[str]
+) -> list[RowError]:
     """Staged rows of records another row of which was refused: storing them would store a
     partial order, with a wrong total."""
     ordered = sorted(refused)
@@ -102,7 +106,12 @@ def rows_of_refused(connection: Connection, stage: Table, key: str, refused: set
             select(stage.c[ROW], stage.c[key]).where(stage.c[key].in_(ordered[i : i + 10_000]))
         ).all()
         errors += [
-            RowError(r[0], key, r[1], f"another row of {key} {r[1]!r} was refused: it is stored whole or not at all")
+            RowError(
+                r[0],
+                key,
+                r[1],
+                f"another row of {key} {r[1]!r} was refused: it is stored whole or not at all",
+            )
             for r in found
         ]
     return sorted(errors, key=lambda e: e.row)
@@ -140,7 +149,11 @@ def upsert(
     changed = exists().where(target.c.id == source.c[TARGET_ID], differs)
     connection.execute(
         update(source).values(
-            {ACTION: case((source.c[TARGET_ID].is_(None), "insert"), (changed, "update"), else_="same")}
+            {
+                ACTION: case(
+                    (source.c[TARGET_ID].is_(None), "insert"), (changed, "update"), else_="same"
+                )
+            }
         )
     )
     if shop_id is not None:
@@ -154,7 +167,12 @@ def upsert(
         connection.execute(
             update(target)
             .where(target.c.id == source.c[TARGET_ID], source.c[ACTION] == "update")
-            .values({**{v: source.c[v] for v in values}, **{k: v for k, v in fixed.items() if k != "shop_id"}})
+            .values(
+                {
+                    **{v: source.c[v] for v in values},
+                    **{k: v for k, v in fixed.items() if k != "shop_id"},
+                }
+            )
         )
     return _action_counts(connection, source)
 
@@ -189,15 +207,26 @@ def _copy_columns(stage: Table, names: Sequence[str]) -> list[Column[object]]:
 _ROWCOUNT = {"preserve_rowcount": True}
 
 
-def create_stubs(connection: Connection, shop_id: int, customers: ColumnElement[str] | None, products: ColumnElement[str] | None, titles: ColumnElement[str] | None = None, where: ColumnElement[bool] | None = None) -> dict[str, int]:
+def create_stubs(
+    connection: Connection,
+    shop_id: int,
+    customers: ColumnElement[str] | None,
+    products: ColumnElement[str] | None,
+    titles: ColumnElement[str] | None = None,
+    where: ColumnElement[bool] | None = None,
+) -> dict[str, int]:
     """Customers and products referred to but not known yet become stubs; returns how many."""
     created: dict[str, int] = {}
     cond = where if where is not None else true()
     if customers is not None:
-        known = exists().where(t.customers.c.shop_id == shop_id, t.customers.c.external_id == customers)
-        wanted = select(customers.label("external_id"), literal(shop_id), literal(True)).where(
-            cond, customers.is_not(None), ~known
-        ).group_by(customers)
+        known = exists().where(
+            t.customers.c.shop_id == shop_id, t.customers.c.external_id == customers
+        )
+        wanted = (
+            select(customers.label("external_id"), literal(shop_id), literal(True))
+            .where(cond, customers.is_not(None), ~known)
+            .group_by(customers)
+        )
         result = connection.execute(
             insert(t.customers).from_select(["external_id", "shop_id", "is_stub"], wanted),
             execution_options=_ROWCOUNT,
@@ -206,9 +235,11 @@ def create_stubs(connection: Connection, shop_id: int, customers: ColumnElement[
     if products is not None:
         known = exists().where(t.products.c.shop_id == shop_id, t.products.c.sku == products)
         title = func.max(titles) if titles is not None else null()
-        stubs = select(products.label("sku"), title, literal(shop_id), literal(True)).where(
-            cond, products.is_not(None), ~known
-        ).group_by(products)
+        stubs = (
+            select(products.label("sku"), title, literal(shop_id), literal(True))
+            .where(cond, products.is_not(None), ~known)
+            .group_by(products)
+        )
         result = connection.execute(
             insert(t.products).from_select(["sku", "title", "shop_id", "is_stub"], stubs),
             execution_options=_ROWCOUNT,
@@ -255,57 +286,133 @@ def _dedupe(connection: Connection, stage: Table, key: Sequence[str]) -> None:
 
 # --- entities ---------------------------------------------------------------------------------
 
-CUSTOMER_VALUES = ("name", "email", "phone", "gender", "birth_date", "region", "city", "city_tier",
-                   "signup_at", "acquisition_channel", "consent_email", "consent_sms", "consent_push",
-                   "attributes")
+CUSTOMER_VALUES = (
+    "name",
+    "email",
+    "phone",
+    "gender",
+    "birth_date",
+    "region",
+    "city",
+    "city_tier",
+    "signup_at",
+    "acquisition_channel",
+    "consent_email",
+    "consent_sms",
+    "consent_push",
+    "attributes",
+)
 
 
-def customers_conflicts(connection: Connection, stage: Table, provided: set[str], show: Show = show_stored) -> list[RowError]:
-    return find_conflicts(connection, stage, "customer_id", [c for c in CUSTOMER_VALUES if c in provided], show=show)
+def customers_conflicts(
+    connection: Connection, stage: Table, provided: set[str], show: Show = show_stored
+) -> list[RowError]:
+    return find_conflicts(
+        connection, stage, "customer_id", [c for c in CUSTOMER_VALUES if c in provided], show=show
+    )
 
 
-def merge_customers(connection: Connection, stage: Table, shop_id: int, provided: set[str]) -> MergeResult:
+def merge_customers(
+    connection: Connection, stage: Table, shop_id: int, provided: set[str]
+) -> MergeResult:
     _dedupe(connection, stage, ["customer_id"])
     values = [c for c in CUSTOMER_VALUES if c in provided]
-    work = _work_table(connection, "work_customers", [Column("external_id", String), *_copy_columns(stage, values)])
-    connection.execute(insert(work).from_select(["external_id", *values], select(stage.c.customer_id, *(stage.c[v] for v in values))))
-    counts = upsert(connection, t.customers, work, ["external_id"], values, shop_id, {"is_stub": False})
+    work = _work_table(
+        connection, "work_customers", [Column("external_id", String), *_copy_columns(stage, values)]
+    )
+    connection.execute(
+        insert(work).from_select(
+            ["external_id", *values], select(stage.c.customer_id, *(stage.c[v] for v in values))
+        )
+    )
+    counts = upsert(
+        connection, t.customers, work, ["external_id"], values, shop_id, {"is_stub": False}
+    )
     return MergeResult({"customers": counts})
 
 
 PRODUCT_VALUES = ("title", "category_path", "brand", "list_price", "currency")
 
 
-def products_conflicts(connection: Connection, stage: Table, provided: set[str], show: Show = show_stored) -> list[RowError]:
-    return find_conflicts(connection, stage, "sku", [c for c in PRODUCT_VALUES if c in provided], show=show)
+def products_conflicts(
+    connection: Connection, stage: Table, provided: set[str], show: Show = show_stored
+) -> list[RowError]:
+    return find_conflicts(
+        connection, stage, "sku", [c for c in PRODUCT_VALUES if c in provided], show=show
+    )
 
 
-def merge_products(connection: Connection, stage: Table, shop_id: int, provided: set[str]) -> MergeResult:
+def merge_products(
+    connection: Connection, stage: Table, shop_id: int, provided: set[str]
+) -> MergeResult:
     _dedupe(connection, stage, ["sku"])
     names = {"list_price": "list_price_minor"}
     values = [c for c in PRODUCT_VALUES if c in provided]
-    work = _work_table(connection, "work_products", [Column("sku", String), *(Column(names.get(v, v), stage.c[v].type) for v in values)])
-    connection.execute(insert(work).from_select(["sku", *(names.get(v, v) for v in values)], select(stage.c.sku, *(stage.c[v] for v in values))))
-    counts = upsert(connection, t.products, work, ["sku"], [names.get(v, v) for v in values], shop_id, {"is_stub": False})
+    work = _work_table(
+        connection,
+        "work_products",
+        [Column("sku", String), *(Column(names.get(v, v), stage.c[v].type) for v in values)],
+    )
+    connection.execute(
+        insert(work).from_select(
+            ["sku", *(names.get(v, v) for v in values)],
+            select(stage.c.sku, *(stage.c[v] for v in values)),
+        )
+    )
+    counts = upsert(
+        connection,
+        t.products,
+        work,
+        ["sku"],
+        [names.get(v, v) for v in values],
+        shop_id,
+        {"is_stub": False},
+    )
     return MergeResult({"products": counts})
 
 
-ORDER_HEADER = ("customer_id", "placed_at", "paid_at", "status", "currency", "discount", "shipping",
-                "total", "item_count", "refund_amount", "refunded_at", "channel", "coupon_codes")
+ORDER_HEADER = (
+    "customer_id",
+    "placed_at",
+    "paid_at",
+    "status",
+    "currency",
+    "discount",
+    "shipping",
+    "total",
+    "item_count",
+    "refund_amount",
+    "refunded_at",
+    "channel",
+    "coupon_codes",
+)
 
 
-def orders_conflicts(connection: Connection, stage: Table, provided: set[str], show: Show = show_stored) -> list[RowError]:
+def orders_conflicts(
+    connection: Connection, stage: Table, provided: set[str], show: Show = show_stored
+) -> list[RowError]:
     sale = stage.c[RETURN_FLAG] == false()
     # placed_at may differ between the lines of one order (line-item exports stamp each line
     # with its own minute): the order takes the earliest, so it is not a conflict.
     checked = [c for c in ORDER_HEADER if c in provided and c != "placed_at"]
     errors = find_conflicts(connection, stage, "order_id", checked, sale, show)
     if "line_no" in provided:
-        dup = select(stage.c.order_id, stage.c.line_no).where(sale, stage.c.line_no.is_not(None)).group_by(
-            stage.c.order_id, stage.c.line_no).having(func.count() > 1).subquery()
-        rows = connection.execute(select(stage.c[ROW], stage.c.order_id, stage.c.line_no).join(
-            dup, and_(dup.c.order_id == stage.c.order_id, dup.c.line_no == stage.c.line_no)).order_by(stage.c[ROW])).all()
-        errors += [RowError(r[0], "line_no", str(r[2]), f"order {r[1]!r} has line {r[2]} more than once") for r in rows]
+        dup = (
+            select(stage.c.order_id, stage.c.line_no)
+            .where(sale, stage.c.line_no.is_not(None))
+            .group_by(stage.c.order_id, stage.c.line_no)
+            .having(func.count() > 1)
+            .subquery()
+        )
+        rows = connection.execute(
+            select(stage.c[ROW], stage.c.order_id, stage.c.line_no)
+            .join(dup, and_(dup.c.order_id == stage.c.order_id, dup.c.line_no == stage.c.line_no))
+            .order_by(stage.c[ROW])
+        ).all()
+        errors += [
+            RowError(r[0], "line_no", str(r[2]), f"order {r[1]!r} has line {r[2]} more than once")
+            for r in rows
+        ]
     return errors
 
 
@@ -313,10 +420,14 @@ def _shop_currency(shop_id: int) -> ColumnElement[str]:
     return select(t.shops.c.currency).where(t.shops.c.id == shop_id).scalar_subquery()
 
 
-def merge_orders(connection: Connection, stage: Table, shop_id: int, provided: set[str]) -> tuple[MergeResult, list[RowError]]:
+def merge_orders(
+    connection: Connection, stage: Table, shop_id: int, provided: set[str]
+) -> tuple[MergeResult, list[RowError]]:
     sale = stage.c[RETURN_FLAG] == false()
     result = MergeResult()
-    result.stubs = create_stubs(connection, shop_id, stage.c.customer_id, stage.c.sku, stage.c.product_title)
+    result.stubs = create_stubs(
+        connection, shop_id, stage.c.customer_id, stage.c.sku, stage.c.product_title
+    )
 
     # Order headers: one per order id, from its sale rows.
     s = stage.c
@@ -325,32 +436,46 @@ def merge_orders(connection: Connection, stage: Table, shop_id: int, provided: s
     shipping = func.coalesce(func.max(s.shipping), 0)
     total = func.coalesce(func.max(s.total), lines_total - discount + shipping)
     has_lines = func.count(s.sku) > 0
-    header = select(
-        s.order_id.label("external_id"),
-        func.max(s.customer_id).label("customer_ext"),
-        func.min(s.placed_at).label("placed_at"),
-        func.max(s.paid_at).label("paid_at"),
-        func.coalesce(func.max(s.status), OrderStatus.COMPLETED.value).label("status"),
-        func.coalesce(func.max(s.currency), _shop_currency(shop_id)).label("currency"),
-        case((has_lines, lines_total), else_=total - shipping + discount).label("subtotal_minor"),
-        discount.label("discount_minor"),
-        shipping.label("shipping_minor"),
-        total.label("total_minor"),
-        func.coalesce(func.max(s.item_count), func.sum(s.quantity), 0).label("item_count"),
-        func.max(s.channel).label("channel"),
-        func.max(s.coupon_codes).label("coupon_codes"),
-        func.max(s.refund_amount).label("refund_amount"),
-        func.max(s.refunded_at).label("refunded_at"),
-    ).where(sale).group_by(s.order_id)
+    header = (
+        select(
+            s.order_id.label("external_id"),
+            func.max(s.customer_id).label("customer_ext"),
+            func.min(s.placed_at).label("placed_at"),
+            func.max(s.paid_at).label("paid_at"),
+            func.coalesce(func.max(s.status), OrderStatus.COMPLETED.value).label("status"),
+            func.coalesce(func.max(s.currency), _shop_currency(shop_id)).label("currency"),
+            case((has_lines, lines_total), else_=total - shipping + discount).label(
+                "subtotal_minor"
+            ),
+            discount.label("discount_minor"),
+            shipping.label("shipping_minor"),
+            total.label("total_minor"),
+            func.coalesce(func.max(s.item_count), func.sum(s.quantity), 0).label("item_count"),
+            func.max(s.channel).label("channel"),
+            func.max(s.coupon_codes).label("coupon_codes"),
+            func.max(s.refund_amount).label("refund_amount"),
+            func.max(s.refunded_at).label("refunded_at"),
+        )
+        .where(sale)
+        .group_by(s.order_id)
+    )
     cols = [c.name for c in header.selected_columns]
     work = _work_table(
         connection,
         "work_orders",
-        [Column(c, header.selected_columns[c].type) for c in cols] + [Column("customer_id", BigInteger)],
+        [Column(c, header.selected_columns[c].type) for c in cols]
+        + [Column("customer_id", BigInteger)],
     )
     connection.execute(insert(work).from_select(cols, header))
     connection.execute(update(work).values(customer_id=_customer_pk(shop_id, work.c.customer_ext)))
-    values = ["customer_id", *(c for c in cols if c not in ("external_id", "customer_ext", "refund_amount", "refunded_at"))]
+    values = [
+        "customer_id",
+        *(
+            c
+            for c in cols
+            if c not in ("external_id", "customer_ext", "refund_amount", "refunded_at")
+        ),
+    ]
     result.tables["orders"] = upsert(connection, t.orders, work, ["external_id"], values, shop_id)
 
     # Lines: numbered by the file's order within each order unless the file numbers them.
@@ -360,26 +485,49 @@ def merge_orders(connection: Connection, stage: Table, shop_id: int, provided: s
         func.coalesce(s.line_no, position).label("line_no"),
         _product_pk(shop_id, s.sku).label("product_id"),
         s.quantity,
-        func.coalesce(s.unit_price, func.coalesce(s.line_total, 0) / func.nullif(s.quantity, 0), 0).label("unit_price_minor"),
+        func.coalesce(
+            s.unit_price, func.coalesce(s.line_total, 0) / func.nullif(s.quantity, 0), 0
+        ).label("unit_price_minor"),
         func.coalesce(s.line_total, 0).label("line_total_minor"),
     ).where(sale, s.sku.is_not(None))
     line_cols = [c.name for c in lines.selected_columns]
     work_lines = _work_table(
-        connection, "work_lines", [Column(c, BigInteger) for c in line_cols], index=["order_id", "line_no"]
+        connection,
+        "work_lines",
+        [Column(c, BigInteger) for c in line_cols],
+        index=["order_id", "line_no"],
     )
     connection.execute(insert(work_lines).from_select(line_cols, lines))
-    line_counts = upsert(connection, t.order_lines, work_lines, ["order_id", "line_no"],
-                         ["product_id", "quantity", "unit_price_minor", "line_total_minor"], None, {"shop_id": shop_id})
+    line_counts = upsert(
+        connection,
+        t.order_lines,
+        work_lines,
+        ["order_id", "line_no"],
+        ["product_id", "quantity", "unit_price_minor", "line_total_minor"],
+        None,
+        {"shop_id": shop_id},
+    )
     wl = work_lines.c
-    gone = ~exists().where(wl.order_id == t.order_lines.c.order_id, wl.line_no == t.order_lines.c.line_no)
-    losing = select(t.order_lines.c.order_id).where(t.order_lines.c.order_id.in_(select(wl.order_id)), gone)
+    gone = ~exists().where(
+        wl.order_id == t.order_lines.c.order_id, wl.line_no == t.order_lines.c.line_no
+    )
+    losing = select(t.order_lines.c.order_id).where(
+        t.order_lines.c.order_id.in_(select(wl.order_id)), gone
+    )
     # An order whose lines changed is an updated order even if its header is the same.
-    touched = or_(work.c[TARGET_ID].in_(select(wl.order_id).where(wl[ACTION] != "same")), work.c[TARGET_ID].in_(losing))
-    connection.execute(update(work).where(work.c[ACTION] == "same", touched).values({ACTION: "update"}))
+    touched = or_(
+        work.c[TARGET_ID].in_(select(wl.order_id).where(wl[ACTION] != "same")),
+        work.c[TARGET_ID].in_(losing),
+    )
+    connection.execute(
+        update(work).where(work.c[ACTION] == "same", touched).values({ACTION: "update"})
+    )
     deleted = connection.execute(
         delete(t.order_lines).where(t.order_lines.c.order_id.in_(select(wl.order_id)), gone)
     ).rowcount
-    result.tables["order_lines"] = TableCounts(line_counts.inserted, line_counts.updated + deleted, line_counts.unchanged)
+    result.tables["order_lines"] = TableCounts(
+        line_counts.inserted, line_counts.updated + deleted, line_counts.unchanged
+    )
     result.tables["orders"] = _action_counts(connection, work)
 
     # Whole-order refunds carried by the order export (Shopify, Taobao).
@@ -390,16 +538,38 @@ def merge_orders(connection: Connection, stage: Table, shop_id: int, provided: s
         w.refund_amount.label("amount_minor"),
         w.refunded_at,
     ).where(w.refund_amount > 0)
-    work_refunds = _work_table(connection, "work_order_refunds", [Column("external_id", String), Column("order_id", BigInteger), Column("amount_minor", BigInteger), Column("refunded_at", work.c.refunded_at.type)])
-    connection.execute(insert(work_refunds).from_select(["external_id", "order_id", "amount_minor", "refunded_at"], refunds))
-    refund_counts = upsert(connection, t.refunds, work_refunds, ["external_id"], ["order_id", "amount_minor", "refunded_at"], shop_id)
+    work_refunds = _work_table(
+        connection,
+        "work_order_refunds",
+        [
+            Column("external_id", String),
+            Column("order_id", BigInteger),
+            Column("amount_minor", BigInteger),
+            Column("refunded_at", work.c.refunded_at.type),
+        ],
+    )
+    connection.execute(
+        insert(work_refunds).from_select(
+            ["external_id", "order_id", "amount_minor", "refunded_at"], refunds
+        )
+    )
+    refund_counts = upsert(
+        connection,
+        t.refunds,
+        work_refunds,
+        ["external_id"],
+        ["order_id", "amount_minor", "refunded_at"],
+        shop_id,
+    )
 
     returned, errors = _merge_returns(connection, stage, shop_id)
     result.tables["refunds"] = refund_counts + returned
     return result, errors
 
 
-def _merge_returns(connection: Connection, stage: Table, shop_id: int) -> tuple[TableCounts, list[RowError]]:
+def _merge_returns(
+    connection: Connection, stage: Table, shop_id: int
+) -> tuple[TableCounts, list[RowError]]:
     """Return lines become refunds of the customer's latest earlier purchase of the same product."""
     s = stage.c
     lines, orders, products = t.order_lines, t.orders, t.products
@@ -434,26 +604,64 @@ def _merge_returns(connection: Connection, stage: Table, shop_id: int) -> tuple[
     if not found:
         return TableCounts(), []
     errors = [
-        RowError(r.row, "sku", r.sku, f"return by customer {r.customer!r} of {r.sku!r} matches no earlier purchase")
-        for r in found if r.order_line_id is None
+        RowError(
+            r.row,
+            "sku",
+            r.sku,
+            f"return by customer {r.customer!r} of {r.sku!r} matches no earlier purchase",
+        )
+        for r in found
+        if r.order_line_id is None
     ]
     matched = [r for r in found if r.order_line_id is not None]
-    work = _work_table(connection, "work_returns", [
-        Column(ROW, BigInteger), Column("external_id", String), Column("order_id", BigInteger), Column("order_line_id", BigInteger),
-        Column("quantity", BigInteger), Column("amount_minor", BigInteger), Column("refunded_at", s.placed_at.type),
-        Column("reason", String)])
+    work = _work_table(
+        connection,
+        "work_returns",
+        [
+            Column(ROW, BigInteger),
+            Column("external_id", String),
+            Column("order_id", BigInteger),
+            Column("order_line_id", BigInteger),
+            Column("quantity", BigInteger),
+            Column("amount_minor", BigInteger),
+            Column("refunded_at", s.placed_at.type),
+            Column("reason", String),
+        ],
+    )
     if matched:
-        owners = dict(connection.execute(select(lines.c.id, lines.c.order_id).where(lines.c.id.in_({r.order_line_id for r in matched}))).all())
-        connection.execute(insert(work), [
-            {ROW: r.row, "external_id": f"{r.return_id}#{r.position}", "order_id": owners[r.order_line_id],
-             "order_line_id": r.order_line_id, "quantity": r.quantity, "amount_minor": r.amount_minor,
-             "refunded_at": r.refunded_at, "reason": f"return {r.return_id}"}
-            for r in matched
-        ])
+        owners = dict(
+            connection.execute(
+                select(lines.c.id, lines.c.order_id).where(
+                    lines.c.id.in_({r.order_line_id for r in matched})
+                )
+            ).all()
+        )
+        connection.execute(
+            insert(work),
+            [
+                {
+                    ROW: r.row,
+                    "external_id": f"{r.return_id}#{r.position}",
+                    "order_id": owners[r.order_line_id],
+                    "order_line_id": r.order_line_id,
+                    "quantity": r.quantity,
+                    "amount_minor": r.amount_minor,
+                    "refunded_at": r.refunded_at,
+                    "reason": f"return {r.return_id}",
+                }
+                for r in matched
+            ],
+        )
     over = _over_refunded(connection, work)
     drop_rows(connection, work, {e.row for e in over})
-    counts = upsert(connection, t.refunds, work, ["external_id"],
-                    ["order_id", "order_line_id", "quantity", "amount_minor", "refunded_at", "reason"], shop_id)
+    counts = upsert(
+        connection,
+        t.refunds,
+        work,
+        ["external_id"],
+        ["order_id", "order_line_id", "quantity", "amount_minor", "refunded_at", "reason"],
+        shop_id,
+    )
     return counts, sorted(errors + over, key=lambda e: e.row)
 
 
@@ -466,37 +674,113 @@ def _link_errors(
         .where(rows.c[ROW].in_(select(work.c[ROW]).where(work.c[column].is_(None))))
         .order_by(rows.c[ROW])
     ).all()
-    return [RowError(r[0], value, r[1], f"{label} {r[1]!r} is not known in this shop") for r in found]
+    return [
+        RowError(r[0], value, r[1], f"{label} {r[1]!r} is not known in this shop") for r in found
+    ]
 
 
-def refunds_conflicts(connection: Connection, stage: Table, provided: set[str], show: Show = show_stored) -> list[RowError]:
-    return find_conflicts(connection, stage, "refund_id", [c for c in ("order_id", "line_no", "sku", "quantity", "amount", "refunded_at", "reason") if c in provided], show=show)
+def refunds_conflicts(
+    connection: Connection, stage: Table, provided: set[str], show: Show = show_stored
+) -> list[RowError]:
+    return find_conflicts(
+        connection,
+        stage,
+        "refund_id",
+        [
+            c
+            for c in ("order_id", "line_no", "sku", "quantity", "amount", "refunded_at", "reason")
+            if c in provided
+        ],
+        show=show,
+    )
 
 
-def merge_refunds(connection: Connection, stage: Table, shop_id: int, provided: set[str]) -> tuple[MergeResult, list[RowError]]:
+def merge_refunds(
+    connection: Connection, stage: Table, shop_id: int, provided: set[str]
+) -> tuple[MergeResult, list[RowError]]:
     """Refunds name their order, and their line by number or SKU (neither: the whole order).
     The refunds of a line (of an order) never add up to more than its total."""
     _dedupe(connection, stage, ["refund_id"])
     s = stage.c
     lines, products = t.order_lines, t.products
     order_pk = _order_pk(shop_id, s.order_id)
-    by_number = select(lines.c.id).where(lines.c.order_id == order_pk, lines.c.line_no == s.line_no).scalar_subquery()
+    by_number = (
+        select(lines.c.id)
+        .where(lines.c.order_id == order_pk, lines.c.line_no == s.line_no)
+        .scalar_subquery()
+    )
     by_sku = (
-        select(func.min(lines.c.id)).join(products, products.c.id == lines.c.product_id)
-        .where(lines.c.order_id == order_pk, products.c.sku == s.sku).scalar_subquery()
+        select(func.min(lines.c.id))
+        .join(products, products.c.id == lines.c.product_id)
+        .where(lines.c.order_id == order_pk, products.c.sku == s.sku)
+        .scalar_subquery()
     )
     line_pk = case((s.line_no.is_not(None), by_number), (s.sku.is_not(None), by_sku), else_=null())
-    names = ["external_id", "order_id", "order_line_id", "quantity", "amount_minor", "refunded_at", "reason"]
-    work = _work_table(connection, "work_refunds", [Column(ROW, BigInteger), Column("external_id", String), Column("order_id", BigInteger), Column("order_line_id", BigInteger), Column("wants_line", Boolean), Column("quantity", BigInteger), Column("amount_minor", BigInteger), Column("refunded_at", s.refunded_at.type), Column("reason", String)])
-    connection.execute(insert(work).from_select(
-        [ROW, *names[:3], "wants_line", *names[3:]],
-        select(s[ROW], s.refund_id, order_pk, line_pk, or_(s.line_no.is_not(None), s.sku.is_not(None)), s.quantity, s.amount, s.refunded_at, s.reason),
-    ))
+    names = [
+        "external_id",
+        "order_id",
+        "order_line_id",
+        "quantity",
+        "amount_minor",
+        "refunded_at",
+        "reason",
+    ]
+    work = _work_table(
+        connection,
+        "work_refunds",
+        [
+            Column(ROW, BigInteger),
+            Column("external_id", String),
+            Column("order_id", BigInteger),
+            Column("order_line_id", BigInteger),
+            Column("wants_line", Boolean),
+            Column("quantity", BigInteger),
+            Column("amount_minor", BigInteger),
+            Column("refunded_at", s.refunded_at.type),
+            Column("reason", String),
+        ],
+    )
+    connection.execute(
+        insert(work).from_select(
+            [ROW, *names[:3], "wants_line", *names[3:]],
+            select(
+                s[ROW],
+                s.refund_id,
+                order_pk,
+                line_pk,
+                or_(s.line_no.is_not(None), s.sku.is_not(None)),
+                s.quantity,
+                s.amount,
+                s.refunded_at,
+                s.reason,
+            ),
+        )
+    )
     w = work.c
     errors = _link_errors(connection, work, "order_id", stage, "order", "order_id")
-    unlinked = connection.execute(select(s[ROW], s.order_id, s.line_no, s.sku).where(s[ROW].in_(select(w[ROW]).where(w.order_id.is_not(None), w.wants_line, w.order_line_id.is_(None)))).order_by(s[ROW])).all()
-    errors += [RowError(r[0], "line_no" if r[2] is not None else "sku", str(r[2] if r[2] is not None else r[3]), f"order {r[1]!r} has no such line") for r in unlinked]
-    connection.execute(delete(work).where(or_(w.order_id.is_(None), and_(w.wants_line, w.order_line_id.is_(None)))))
+    unlinked = connection.execute(
+        select(s[ROW], s.order_id, s.line_no, s.sku)
+        .where(
+            s[ROW].in_(
+                select(w[ROW]).where(
+                    w.order_id.is_not(None), w.wants_line, w.order_line_id.is_(None)
+                )
+            )
+        )
+        .order_by(s[ROW])
+    ).all()
+    errors += [
+        RowError(
+            r[0],
+            "line_no" if r[2] is not None else "sku",
+            str(r[2] if r[2] is not None else r[3]),
+            f"order {r[1]!r} has no such line",
+        )
+        for r in unlinked
+    ]
+    connection.execute(
+        delete(work).where(or_(w.order_id.is_(None), and_(w.wants_line, w.order_line_id.is_(None))))
+    )
     errors += _over_refunded(connection, work)
     bad = {e.row for e in errors}
     drop_rows(connection, work, bad)
@@ -507,40 +791,106 @@ def merge_refunds(connection: Connection, stage: Table, shop_id: int, provided: 
 def _over_refunded(connection: Connection, work: Table) -> list[RowError]:
     """Refunds that would take more than was paid for their line (or order)."""
     w, r = work.c, t.refunds
-    others = select(func.coalesce(func.sum(r.c.amount_minor), 0)).where(
-        r.c.order_id == w.order_id,
-        r.c.order_line_id.is_not_distinct_from(w.order_line_id),
-        r.c.external_id.not_in(select(work.c.external_id)),
-    ).scalar_subquery()
+    others = (
+        select(func.coalesce(func.sum(r.c.amount_minor), 0))
+        .where(
+            r.c.order_id == w.order_id,
+            r.c.order_line_id.is_not_distinct_from(w.order_line_id),
+            r.c.external_id.not_in(select(work.c.external_id)),
+        )
+        .scalar_subquery()
+    )
     limit = case(
-        (w.order_line_id.is_not(None), select(t.order_lines.c.line_total_minor).where(t.order_lines.c.id == w.order_line_id).scalar_subquery()),
+        (
+            w.order_line_id.is_not(None),
+            select(t.order_lines.c.line_total_minor)
+            .where(t.order_lines.c.id == w.order_line_id)
+            .scalar_subquery(),
+        ),
         else_=select(t.orders.c.total_minor).where(t.orders.c.id == w.order_id).scalar_subquery(),
     )
-    group = select(w.order_id, w.order_line_id, func.sum(w.amount_minor).label("asked"), func.max(limit).label("limit"), func.max(others).label("others")).group_by(w.order_id, w.order_line_id).subquery()
+    group = (
+        select(
+            w.order_id,
+            w.order_line_id,
+            func.sum(w.amount_minor).label("asked"),
+            func.max(limit).label("limit"),
+            func.max(others).label("others"),
+        )
+        .group_by(w.order_id, w.order_line_id)
+        .subquery()
+    )
     over = connection.execute(
-        select(w[ROW], w.external_id, group.c.asked, group.c.limit, group.c.others).join(
-            group, and_(group.c.order_id == w.order_id, group.c.order_line_id.is_not_distinct_from(w.order_line_id))
-        ).where(group.c.asked + group.c.others > group.c.limit).order_by(w[ROW])
+        select(w[ROW], w.external_id, group.c.asked, group.c.limit, group.c.others)
+        .join(
+            group,
+            and_(
+                group.c.order_id == w.order_id,
+                group.c.order_line_id.is_not_distinct_from(w.order_line_id),
+            ),
+        )
+        .where(group.c.asked + group.c.others > group.c.limit)
+        .order_by(w[ROW])
     ).all()
-    return [RowError(o[0], "amount", None, f"refunds would total {o[2] + o[4]} minor units, more than the {o[3]} paid") for o in over]
+    return [
+        RowError(
+            o[0],
+            "amount",
+            None,
+            f"refunds would total {o[2] + o[4]} minor units, more than the {o[3]} paid",
+        )
+        for o in over
+    ]
 
 
 EVENT_VALUES = ("event_type", "customer_id", "product_id", "occurred_at", "session_id", "query")
 
 
-def events_conflicts(connection: Connection, stage: Table, provided: set[str], show: Show = show_stored) -> list[RowError]:
-    return find_conflicts(connection, stage, "event_id", ["event_type", "customer_id", "occurred_at", "sku", "session_id", "query"], show=show)
+def events_conflicts(
+    connection: Connection, stage: Table, provided: set[str], show: Show = show_stored
+) -> list[RowError]:
+    return find_conflicts(
+        connection,
+        stage,
+        "event_id",
+        ["event_type", "customer_id", "occurred_at", "sku", "session_id", "query"],
+        show=show,
+    )
 
 
-def merge_events(connection: Connection, stage: Table, shop_id: int, provided: set[str]) -> MergeResult:
+def merge_events(
+    connection: Connection, stage: Table, shop_id: int, provided: set[str]
+) -> MergeResult:
     _dedupe(connection, stage, ["event_id"])
     s = stage.c
     stubs = create_stubs(connection, shop_id, s.customer_id, s.sku)
-    work = _work_table(connection, "work_events", [Column("event_key", String), Column("event_type", String), Column("customer_id", BigInteger), Column("product_id", BigInteger), Column("occurred_at", s.occurred_at.type), Column("session_id", String), Column("query", String)])
-    connection.execute(insert(work).from_select(
-        ["event_key", *EVENT_VALUES],
-        select(s.event_id, s.event_type, _customer_pk(shop_id, s.customer_id), _product_pk(shop_id, s.sku), s.occurred_at, s.session_id, s.query),
-    ))
+    work = _work_table(
+        connection,
+        "work_events",
+        [
+            Column("event_key", String),
+            Column("event_type", String),
+            Column("customer_id", BigInteger),
+            Column("product_id", BigInteger),
+            Column("occurred_at", s.occurred_at.type),
+            Column("session_id", String),
+            Column("query", String),
+        ],
+    )
+    connection.execute(
+        insert(work).from_select(
+            ["event_key", *EVENT_VALUES],
+            select(
+                s.event_id,
+                s.event_type,
+                _customer_pk(shop_id, s.customer_id),
+                _product_pk(shop_id, s.sku),
+                s.occurred_at,
+                s.session_id,
+                s.query,
+            ),
+        )
+    )
     counts = upsert(connection, t.events, work, ["event_key"], EVENT_VALUES, shop_id)
     return MergeResult({"events": counts}, stubs)
 
@@ -548,22 +898,63 @@ def merge_events(connection: Connection, stage: Table, shop_id: int, provided: s
 REVIEW_VALUES = ("customer_id", "product_id", "order_id", "rating", "text", "created_at")
 
 
-def reviews_conflicts(connection: Connection, stage: Table, provided: set[str], show: Show = show_stored) -> list[RowError]:
-    return find_conflicts(connection, stage, "review_id", ["customer_id", "sku", "order_id", "rating", "text", "created_at"], show=show)
+def reviews_conflicts(
+    connection: Connection, stage: Table, provided: set[str], show: Show = show_stored
+) -> list[RowError]:
+    return find_conflicts(
+        connection,
+        stage,
+        "review_id",
+        ["customer_id", "sku", "order_id", "rating", "text", "created_at"],
+        show=show,
+    )
 
 
-def merge_reviews(connection: Connection, stage: Table, shop_id: int, provided: set[str]) -> tuple[MergeResult, list[RowError]]:
+def merge_reviews(
+    connection: Connection, stage: Table, shop_id: int, provided: set[str]
+) -> tuple[MergeResult, list[RowError]]:
     _dedupe(connection, stage, ["review_id"])
     s = stage.c
     stubs = create_stubs(connection, shop_id, s.customer_id, s.sku)
-    work = _work_table(connection, "work_reviews", [Column(ROW, BigInteger), Column("external_id", String), Column("customer_id", BigInteger), Column("product_id", BigInteger), Column("order_id", BigInteger), Column("rating", BigInteger), Column("text", String), Column("created_at", s.created_at.type)])
-    connection.execute(insert(work).from_select(
-        [ROW, "external_id", *REVIEW_VALUES],
-        select(s[ROW], s.review_id, _customer_pk(shop_id, s.customer_id), _product_pk(shop_id, s.sku), _order_pk(shop_id, s.order_id), s.rating, s.text, s.created_at),
-    ))
+    work = _work_table(
+        connection,
+        "work_reviews",
+        [
+            Column(ROW, BigInteger),
+            Column("external_id", String),
+            Column("customer_id", BigInteger),
+            Column("product_id", BigInteger),
+            Column("order_id", BigInteger),
+            Column("rating", BigInteger),
+            Column("text", String),
+            Column("created_at", s.created_at.type),
+        ],
+    )
+    connection.execute(
+        insert(work).from_select(
+            [ROW, "external_id", *REVIEW_VALUES],
+            select(
+                s[ROW],
+                s.review_id,
+                _customer_pk(shop_id, s.customer_id),
+                _product_pk(shop_id, s.sku),
+                _order_pk(shop_id, s.order_id),
+                s.rating,
+                s.text,
+                s.created_at,
+            ),
+        )
+    )
     w = work.c
-    missing = connection.execute(select(s[ROW], s.order_id).where(s.order_id.is_not(None), s[ROW].in_(select(w[ROW]).where(w.order_id.is_(None)))).order_by(s[ROW])).all()
-    errors = [RowError(r[0], "order_id", r[1], f"order {r[1]!r} is not known in this shop") for r in missing]
+    missing = connection.execute(
+        select(s[ROW], s.order_id)
+        .where(s.order_id.is_not(None), s[ROW].in_(select(w[ROW]).where(w.order_id.is_(None))))
+        .order_by(s[ROW])
+    ).all()
+    errors = [
+        RowError(r[0], "order_id", r[1], f"order {r[1]!r} is not known in this shop")
+        for r in missing
+    ]
     drop_rows(connection, work, {e.row for e in errors})
     counts = upsert(connection, t.reviews, work, ["external_id"], REVIEW_VALUES, shop_id)
     return MergeResult({"reviews": counts}, stubs), errors

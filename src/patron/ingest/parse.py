@@ -63,9 +63,7 @@ def parse_integer(f: Field, raw: pa.Array) -> tuple[pa.Array, list[Refusal]]:
     return parsed, _refused(f.name, raw, parsed, "expected a whole number")
 
 
-def parse_money(
-    f: Field, raw: pa.Array, currencies: pa.Array
-) -> tuple[pa.Array, list[Refusal]]:
+def parse_money(f: Field, raw: pa.Array, currencies: pa.Array) -> tuple[pa.Array, list[Refusal]]:
     """Decimal text to minor units of each row's currency, rounding half to even."""
     text = pc.replace_substring_regex(raw, _MONEY_NOISE, "")
     parts = pc.extract_regex(text, _MONEY_RE)
@@ -79,10 +77,14 @@ def parse_money(
     # Each row's currency decides how many micro units make a minor unit.
     distinct = pc.unique(currencies)
     exps = pa.array([exponent(c) for c in distinct.to_pylist()], pa.int64())
-    row_exps = pc.take(exps, pc.index_in(currencies, value_set=distinct)).to_numpy(zero_copy_only=False)
+    row_exps = pc.take(exps, pc.index_in(currencies, value_set=distinct)).to_numpy(
+        zero_copy_only=False
+    )
     divisor = 10 ** (MICRO_DIGITS - row_exps)
     minor = _round_half_even_div(micro, divisor)
-    parsed = pa.array(minor, pa.int64(), mask=~pc.fill_null(ok, False).to_numpy(zero_copy_only=False))
+    parsed = pa.array(
+        minor, pa.int64(), mask=~pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
+    )
     return parsed, _refused(f.name, raw, parsed, "expected an amount such as 1234.50")
 
 
@@ -107,7 +109,9 @@ def parse_timestamp(
         localized = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
         result[naive_rows] = localized.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
         # A local time that occurs twice (clocks set back) is refused for what it is, not guessed.
-        ambiguous[np.flatnonzero(naive_rows)] = (local.notna() & localized.isna()).to_numpy(dtype=bool)
+        ambiguous[np.flatnonzero(naive_rows)] = (local.notna() & localized.isna()).to_numpy(
+            dtype=bool
+        )
     if has_offset.any():
         aware = pd.to_datetime(
             series[has_offset], format=fmt or "ISO8601", errors="coerce", utc=True
@@ -117,10 +121,17 @@ def parse_timestamp(
     expected = f"a date and time in format {fmt}" if fmt else "an ISO 8601 date and time"
     if not ambiguous.any():
         return parsed, _refused(f.name, raw, parsed, f"expected {expected}")
-    unreadable = pc.and_(pc.is_valid(raw), pc.is_null(parsed)).to_numpy(zero_copy_only=False) & ~ambiguous
-    refusals = [Refusal(f.name, np.flatnonzero(ambiguous),
-                        f"ambiguous local time in {timezone} (the clocks were set back): "
-                        "give the UTC offset, e.g. 2024-11-03T01:30:00-04:00")]
+    unreadable = (
+        pc.and_(pc.is_valid(raw), pc.is_null(parsed)).to_numpy(zero_copy_only=False) & ~ambiguous
+    )
+    refusals = [
+        Refusal(
+            f.name,
+            np.flatnonzero(ambiguous),
+            f"ambiguous local time in {timezone} (the clocks were set back): "
+            "give the UTC offset, e.g. 2024-11-03T01:30:00-04:00",
+        )
+    ]
     if unreadable.any():
         refusals.append(Refusal(f.name, np.flatnonzero(unreadable), f"expected {expected}"))
     return parsed, refusals
@@ -137,9 +148,7 @@ def parse_boolean(f: Field, raw: pa.Array) -> tuple[pa.Array, list[Refusal]]:
     lowered = pc.utf8_lower(raw)
     is_true = pc.is_in(lowered, pa.array(_TRUE))
     is_false = pc.is_in(lowered, pa.array(_FALSE))
-    parsed = pc.if_else(
-        is_true, True, pc.if_else(is_false, False, pa.scalar(None, pa.bool_()))
-    )
+    parsed = pc.if_else(is_true, True, pc.if_else(is_false, False, pa.scalar(None, pa.bool_())))
     return parsed, _refused(f.name, raw, parsed, "expected yes/no (true/false, 1/0, 是/否)")
 
 

@@ -15,12 +15,14 @@ import json
 import re
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from openpyxl import load_workbook
 
 from patron.errors import ErrorCode, InputError, NotFoundError
 
@@ -96,7 +98,7 @@ def _open_bytes(path: Path) -> tuple[IO[bytes], IO[bytes]]:
 
 
 def detect_encoding(path: Path) -> str:
-    """UTF-16 by its BOM, else UTF-8 (with or without BOM) if the whole file decodes, else GB18030."""
+    """UTF-16 by its BOM, else UTF-8 (BOM or not) if the whole file decodes, else GB18030."""
     stream, raw = _open_bytes(path)
     with raw:
         head = stream.read(4)
@@ -183,7 +185,9 @@ def _delimited(path: Path, options: ReadOptions, chunk_rows: int) -> Source:
     encoding = options.encoding or detect_encoding(path)
     first = _first_line(path, encoding)
     if not first.strip():
-        raise InputError(f"{path}: the file has no header row", code=ErrorCode.FILE_EMPTY, file=str(path))
+        raise InputError(
+            f"{path}: the file has no header row", code=ErrorCode.FILE_EMPTY, file=str(path)
+        )
     if options.whitespace_separated:
         return _whitespace(path, encoding, options, chunk_rows)
     delimiter = options.delimiter or sniff_delimiter(first)
@@ -207,7 +211,9 @@ def _delimited(path: Path, options: ReadOptions, chunk_rows: int) -> Source:
         raw.close()
         if options.header and "Empty CSV file" in str(exc):  # a header line without a line end
             raise InputError(
-                f"{path}: the file has a header but no data rows", code=ErrorCode.FILE_EMPTY, file=str(path)
+                f"{path}: the file has a header but no data rows",
+                code=ErrorCode.FILE_EMPTY,
+                file=str(path),
             ) from exc
         raise _csv_error(path, exc, encoding, delimiter) from exc
     columns = [c.strip() for c in reader.schema.names]
@@ -217,8 +223,7 @@ def _delimited(path: Path, options: ReadOptions, chunk_rows: int) -> Source:
         raw.close()
         raise
     batches = _csv_batches(path, reader, raw, encoding, delimiter)
-    return Source(path, columns, _rechunk(batches, columns, chunk_rows),
-                  path.stat().st_size, raw)
+    return Source(path, columns, _rechunk(batches, columns, chunk_rows), path.stat().st_size, raw)
 
 
 def _all_text(first: str, delimiter: str, names: list[str] | None) -> dict[str, pa.DataType]:
@@ -252,7 +257,11 @@ _RAGGED = re.compile(r"Expected (\d+) columns, got (\d+)")
 def _csv_error(path: Path, exc: Exception, encoding: str, delimiter: str) -> InputError:
     text = str(exc)
     if "UTF8" in text or "utf-8" in text.lower():
-        return InputError(f"{path}: invalid text encoding: {text}", code=ErrorCode.ENCODING_INVALID, file=str(path))
+        return InputError(
+            f"{path}: invalid text encoding: {text}",
+            code=ErrorCode.ENCODING_INVALID,
+            file=str(path),
+        )
     ragged = _RAGGED.search(text)
     row = _ragged_row(path, encoding, delimiter, int(ragged[1])) if ragged else None
     if ragged and row is not None:
@@ -295,7 +304,9 @@ def _check_unique(path: Path, columns: list[str]) -> None:
         )
 
 
-def _rechunk(batches: Iterator[pa.RecordBatch], columns: list[str], rows: int) -> Iterator[pa.Table]:
+def _rechunk(
+    batches: Iterator[pa.RecordBatch], columns: list[str], rows: int
+) -> Iterator[pa.Table]:
     """Regroup batches into tables of about ``rows`` rows with the (trimmed) header names."""
     pending: list[pa.RecordBatch] = []
     count = 0
@@ -360,7 +371,9 @@ def _parquet(path: Path, chunk_rows: int) -> Source:
 
 def _as_text(values: pa.Array) -> pa.Array:
     if pa.types.is_timestamp(values.type) and values.type.tz is not None:
-        return pa.array([None if v is None else v.isoformat() for v in values.to_pylist()], pa.string())
+        return pa.array(
+            [None if v is None else v.isoformat() for v in values.to_pylist()], pa.string()
+        )
     return values.cast(pa.string())
 
 
@@ -375,9 +388,13 @@ def _jsonl(path: Path, chunk_rows: int) -> Source:
         try:
             obj = json.loads(line)
         except ValueError as exc:
-            raise InputError(f"{path}: row {line_no}: not valid JSON ({exc})", file=str(path), row=line_no) from exc
+            raise InputError(
+                f"{path}: row {line_no}: not valid JSON ({exc})", file=str(path), row=line_no
+            ) from exc
         if not isinstance(obj, dict):
-            raise InputError(f"{path}: row {line_no}: expected a JSON object", file=str(path), row=line_no)
+            raise InputError(
+                f"{path}: row {line_no}: expected a JSON object", file=str(path), row=line_no
+            )
         return obj
 
     # Columns are the keys of the first object (later objects may omit some).
@@ -389,7 +406,9 @@ def _jsonl(path: Path, chunk_rows: int) -> Source:
                 columns = list(first_rows[0])
                 break
         if not columns:
-            raise InputError(f"{path}: the file holds no JSON object", code=ErrorCode.FILE_EMPTY, file=str(path))
+            raise InputError(
+                f"{path}: the file holds no JSON object", code=ErrorCode.FILE_EMPTY, file=str(path)
+            )
     except (InputError, UnicodeDecodeError):
         raw.close()
         raise
@@ -429,7 +448,6 @@ def _json_text(value: Any) -> str | None:
 
 
 def _xlsx(path: Path, options: ReadOptions, chunk_rows: int) -> Source:
-    from openpyxl import load_workbook
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)
@@ -441,7 +459,11 @@ def _xlsx(path: Path, options: ReadOptions, chunk_rows: int) -> Source:
         if options.header:
             header = next(rows_iter, None)
             if header is None:
-                raise InputError(f"{path}: the workbook's first sheet is empty", code=ErrorCode.FILE_EMPTY, file=str(path))
+                raise InputError(
+                    f"{path}: the workbook's first sheet is empty",
+                    code=ErrorCode.FILE_EMPTY,
+                    file=str(path),
+                )
             columns = [str(h).strip() if h is not None else "" for h in header]
         else:
             columns = list(options.column_names)
@@ -467,7 +489,6 @@ def _xlsx(path: Path, options: ReadOptions, chunk_rows: int) -> Source:
 
 
 def _cell_text(value: Any) -> str | None:
-    from datetime import date, datetime
 
     if value is None:
         return None

@@ -43,14 +43,22 @@ EVENT_TYPES = tuple(t.value for t in EventType)
 
 FIELDS: dict[Entity, tuple[Field, ...]] = {
     Entity.ORDERS: (
-        _f("order_id", Kind.TEXT, "Order number, unique in the shop.", required=True, max_length=128),
+        _f(
+            "order_id",
+            Kind.TEXT,
+            "Order number, unique in the shop.",
+            required=True,
+            max_length=128,
+        ),
         _f("customer_id", Kind.TEXT, "Buyer's id in the shop.", required=True, max_length=128),
         _f("placed_at", Kind.TIMESTAMP, "When the order was placed.", required=True),
         _f("paid_at", Kind.TIMESTAMP, "When it was paid."),
         _f("status", Kind.CHOICE, "Order status (default completed).", choices=ORDER_STATUSES),
         _f("currency", Kind.CURRENCY, "ISO 4217 code (default: the shop's currency)."),
         _f("sku", Kind.TEXT, "Line: product SKU; empty for an order-only row.", max_length=128),
-        _f("product_title", Kind.TEXT, "Line: product title (names stub products).", max_length=500),
+        _f(
+            "product_title", Kind.TEXT, "Line: product title (names stub products).", max_length=500
+        ),
         _f("quantity", Kind.INTEGER, "Line: units (default 1)."),
         _f("unit_price", Kind.MONEY, "Line: price of one unit."),
         _f("line_total", Kind.MONEY, "Line: amount of the line (default quantity × unit price)."),
@@ -92,7 +100,9 @@ FIELDS: dict[Entity, tuple[Field, ...]] = {
     Entity.EVENTS: (
         _f("event_id", Kind.TEXT, "Event id (default: a digest of the event).", max_length=64),
         _f("event_type", Kind.CHOICE, "Type of behaviour.", required=True, choices=EVENT_TYPES),
-        _f("customer_id", Kind.TEXT, "Customer's id, empty for anonymous visitors.", max_length=128),
+        _f(
+            "customer_id", Kind.TEXT, "Customer's id, empty for anonymous visitors.", max_length=128
+        ),
         _f("occurred_at", Kind.TIMESTAMP, "When it happened.", required=True),
         _f("sku", Kind.TEXT, "Product concerned.", max_length=128),
         _f("session_id", Kind.TEXT, "Session id.", max_length=128),

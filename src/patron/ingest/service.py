@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,7 +23,7 @@ from sqlalchemy import Connection, Engine, MetaData, Table, insert
 from patron.clock import Clock
 from patron.db import tables
 from patron.db.shops import Shop, ensure_shop, lock_shop_writes
-from patron.errors import IngestRejected
+from patron.errors import ErrorCode, IngestRejected, InputError
 from patron.ingest import merge, staging
 from patron.ingest.model import Entity, IngestReport, RowError, RunStatus, TableCounts
 from patron.ingest.profiles import Profile, resolve
@@ -75,7 +76,9 @@ def ingest(
     chosen = resolve(entity, profile, mapping)
     shop_name = shop or settings.default_shop
     started = clock.now()
-    quarantine_path = _quarantine_path(settings.quarantine_dir, f"{shop_name}-{entity}-{started:%Y%m%dT%H%M%S%f}")
+    quarantine_path = _quarantine_path(
+        settings.quarantine_dir, f"{shop_name}-{entity}-{started:%Y%m%dT%H%M%S%f}"
+    )
     quarantine = Quarantine(quarantine_path)
     source = open_source(path, chosen.read, settings.ingest_chunk_rows)
     rows_read = 0
@@ -101,7 +104,9 @@ def ingest(
             provided = _provided(chosen, entity, source.columns)
             staging.index_by_key(connection, stage, entity)
             if len(quarantine.rows) <= max_errors:
-                quarantine.add(merge.rows_of_refused(connection, stage, NATURAL_KEY[entity], refused))
+                quarantine.add(
+                    merge.rows_of_refused(connection, stage, NATURAL_KEY[entity], refused)
+                )
                 quarantine.add(_CONFLICTS[entity](connection, stage, provided, _show(context)))
                 merge.drop_rows(connection, stage, quarantine.rows)
             if len(quarantine.rows) <= max_errors:
@@ -189,15 +194,15 @@ def _stage_all(
         if context.entity is Entity.ORDERS and not done.good.all():
             bad = pc.filter(done.columns["order_id"], pa.array(~done.good))
             refused.update(v for v in bad.to_pylist() if v is not None)
-        if len(quarantine.rows) <= max_errors:  # once rejected, keep reading only to list every bad row
+        if (
+            len(quarantine.rows) <= max_errors
+        ):  # once rejected, keep reading only to list every bad row
             numbers = np.arange(first_row, first_row + rows, dtype=np.int64)
             staging.append(connection, stage, done.columns, done.good, numbers)
         rows_read += rows - done.blank
         if progress is not None:
             progress(source.position(), source.size, rows_read)
     if rows_read == 0:
-        from patron.errors import ErrorCode, InputError
-
         raise InputError(
             f"{source.path}: the file has a header but no data rows",
             code=ErrorCode.FILE_EMPTY,
@@ -255,8 +260,10 @@ def _provided(profile: Profile, entity: Entity, found: list[str]) -> set[str]:
         if f.name in profile.constants
         or (profile.source_of(f.name) or "\0").strip().casefold() in wanted
     }
-    if entity is Entity.CUSTOMERS and profile.attribute_prefix and any(
-        c.startswith(profile.attribute_prefix) for c in found
+    if (
+        entity is Entity.CUSTOMERS
+        and profile.attribute_prefix
+        and any(c.startswith(profile.attribute_prefix) for c in found)
     ):
         names.add("attributes")
     if profile.derive is not None:
@@ -299,8 +306,6 @@ def _record(engine: Engine, report: IngestReport, started: object, clock: Clock)
             )
             .returning(tables.ingest_runs.c.id)
         ).scalar_one()
-    from dataclasses import replace
-
     return replace(report, run_id=int(run_id))
 
 

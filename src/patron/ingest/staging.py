@@ -13,7 +13,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from sqlalchemy import BigInteger, Boolean, Column, Connection, Date, Index, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.types import TypeEngine
 
 from patron.db.types import JSONDocument, UTCDateTime
@@ -41,7 +52,9 @@ def stage_table(metadata: MetaData, entity: Entity) -> Table:
     columns = [Column(f.name, _TYPES[f.kind]) for f in fields(entity)]
     if entity is Entity.ORDERS:
         columns.append(Column(RETURN_FLAG, Boolean, nullable=False))
-    return temp_table(metadata, f"stage_{entity}", [Column(ROW, BigInteger, nullable=False), *columns])
+    return temp_table(
+        metadata, f"stage_{entity}", [Column(ROW, BigInteger, nullable=False), *columns]
+    )
 
 
 def index_by_key(connection: Connection, stage: Table, entity: Entity) -> None:
@@ -67,7 +80,13 @@ def create(connection: Connection, table: Table) -> None:
     table.create(connection)
 
 
-def append(connection: Connection, table: Table, columns: dict[str, pa.Array], good: np.ndarray, rows: np.ndarray) -> int:
+def append(
+    connection: Connection,
+    table: Table,
+    columns: dict[str, pa.Array],
+    good: np.ndarray,
+    rows: np.ndarray,
+) -> int:
     """Add the good rows of a chunk; ``rows`` are their source row numbers."""
     mask = pa.array(good)
     data = {ROW: pa.array(rows[good], pa.int64())}
@@ -97,7 +116,8 @@ def _executemany(connection: Connection, table: Table, batch: pa.Table) -> None:
     placeholders = ", ".join("?" * len(lists))
     names = ", ".join(f'"{n}"' for n in batch.column_names)
     connection.exec_driver_sql(
-        f'INSERT INTO "{table.name}" ({names}) VALUES ({placeholders})', list(zip(*lists, strict=True))
+        f'INSERT INTO "{table.name}" ({names}) VALUES ({placeholders})',
+        list(zip(*lists, strict=True)),
     )
 
 
@@ -107,7 +127,8 @@ def _copy(connection: Connection, table: Table, batch: pa.Table) -> None:
     names = ", ".join(f'"{n}"' for n in batch.column_names)
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(
-        f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT csv)'
-    ) as copy:
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT csv)') as copy,
+    ):
         copy.write(buffer.getbuffer())

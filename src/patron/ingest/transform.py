@@ -148,7 +148,10 @@ def _attributes(chunk: pa.Table, prefix: str, given: pa.Array) -> pa.Array:
     names = [c for c in chunk.column_names if c.startswith(prefix)]
     if not names:
         return given
-    columns = {c[len(prefix):]: parse.clean_text(chunk.column(c).combine_chunks()).to_pylist() for c in names}
+    columns = {
+        c[len(prefix) :]: parse.clean_text(chunk.column(c).combine_chunks()).to_pylist()
+        for c in names
+    }
     rows = []
     for i in range(chunk.num_rows):
         obj = {k: v[i] for k, v in columns.items() if v[i] is not None}
@@ -186,8 +189,10 @@ def _positions(mask: pa.Array) -> np.ndarray:
     return np.flatnonzero(pc.fill_null(mask, False).to_numpy(zero_copy_only=False))
 
 
-def _order_rules(typed: dict[str, pa.Array], text: dict[str, pa.Array], context: Context) -> list[parse.Refusal]:
-    """Signs must agree with the status; returns (cancellation lines) are marked and made positive."""
+def _order_rules(
+    typed: dict[str, pa.Array], text: dict[str, pa.Array], context: Context
+) -> list[parse.Refusal]:
+    """Signs must agree with the status; return (cancellation) lines are marked, made positive."""
     returns = context.profile.returns
     qty = typed["quantity"]
     is_return = pa.array(np.zeros(len(qty), dtype=bool))
@@ -198,13 +203,18 @@ def _order_rules(typed: dict[str, pa.Array], text: dict[str, pa.Array], context:
     refusals = []
     negative_qty = pc.and_(pc.invert(is_return), pc.less(qty, 0))
     if (bad := _positions(negative_qty)).size:
-        refusals.append(parse.Refusal(
-            "quantity", bad,
-            "negative quantity on a sale line; only return/cancellation lines may be negative "
-            "(declare them with [returns] in a mapping file)",
-        ))
+        refusals.append(
+            parse.Refusal(
+                "quantity",
+                bad,
+                "negative quantity on a sale line; only return/cancellation lines may be negative "
+                "(declare them with [returns] in a mapping file)",
+            )
+        )
     if (bad := _positions(pc.and_(is_return, pc.greater(qty, 0)))).size:
-        refusals.append(parse.Refusal("quantity", bad, "a return line must have a negative quantity"))
+        refusals.append(
+            parse.Refusal("quantity", bad, "a return line must have a negative quantity")
+        )
     if (bad := _positions(pc.and_(is_return, pc.is_null(typed["sku"])))).size:
         refusals.append(parse.Refusal("sku", bad, "a return line must name the product returned"))
     for name in ("unit_price", "line_total", "total", "discount", "shipping", "refund_amount"):
@@ -215,7 +225,9 @@ def _order_rules(typed: dict[str, pa.Array], text: dict[str, pa.Array], context:
             refusals.append(parse.Refusal(name, bad, "must not be negative on a sale"))
     unpaid = pc.equal(typed["status"], OrderStatus.PENDING.value)
     if (bad := _positions(pc.and_(unpaid, pc.greater(typed["refund_amount"], 0)))).size:
-        refusals.append(parse.Refusal("refund_amount", bad, "a pending (unpaid) order cannot have a refund"))
+        refusals.append(
+            parse.Refusal("refund_amount", bad, "a pending (unpaid) order cannot have a refund")
+        )
     # Returns become positive quantities and amounts of goods given back.
     typed["quantity"] = pc.if_else(is_return, pc.negate(qty), qty)
     unit_total = pc.multiply(typed["quantity"], typed["unit_price"])
@@ -225,7 +237,9 @@ def _order_rules(typed: dict[str, pa.Array], text: dict[str, pa.Array], context:
     return refusals
 
 
-def _refund_rules(typed: dict[str, pa.Array], text: dict[str, pa.Array], context: Context) -> list[parse.Refusal]:
+def _refund_rules(
+    typed: dict[str, pa.Array], text: dict[str, pa.Array], context: Context
+) -> list[parse.Refusal]:
     refusals = []
     if (bad := _positions(pc.less_equal(typed["amount"], 0))).size:
         refusals.append(parse.Refusal("amount", bad, "a refund amount must be positive"))
@@ -236,29 +250,43 @@ def _refund_rules(typed: dict[str, pa.Array], text: dict[str, pa.Array], context
     return refusals
 
 
-def _review_rules(typed: dict[str, pa.Array], text: dict[str, pa.Array], context: Context) -> list[parse.Refusal]:
+def _review_rules(
+    typed: dict[str, pa.Array], text: dict[str, pa.Array], context: Context
+) -> list[parse.Refusal]:
     rating = typed["rating"]
     bad = _positions(pc.or_(pc.less(rating, 1), pc.greater(rating, 5)))
-    return [parse.Refusal("rating", bad, "a rating is a whole number from 1 to 5")] if bad.size else []
+    return (
+        [parse.Refusal("rating", bad, "a rating is a whole number from 1 to 5")] if bad.size else []
+    )
 
 
-def _customer_rules(typed: dict[str, pa.Array], text: dict[str, pa.Array], context: Context) -> list[parse.Refusal]:
+def _customer_rules(
+    typed: dict[str, pa.Array], text: dict[str, pa.Array], context: Context
+) -> list[parse.Refusal]:
     tier = typed["city_tier"]
     bad = _positions(pc.or_(pc.less(tier, 1), pc.greater(tier, 6)))
     return [parse.Refusal("city_tier", bad, "a city tier is from 1 to 6")] if bad.size else []
 
 
-def _product_rules(typed: dict[str, pa.Array], text: dict[str, pa.Array], context: Context) -> list[parse.Refusal]:
+def _product_rules(
+    typed: dict[str, pa.Array], text: dict[str, pa.Array], context: Context
+) -> list[parse.Refusal]:
     bad = _positions(pc.less(typed["list_price"], 0))
-    return [parse.Refusal("list_price", bad, "a list price must not be negative")] if bad.size else []
+    return (
+        [parse.Refusal("list_price", bad, "a list price must not be negative")] if bad.size else []
+    )
 
 
-def _event_rules(typed: dict[str, pa.Array], text: dict[str, pa.Array], context: Context) -> list[parse.Refusal]:
+def _event_rules(
+    typed: dict[str, pa.Array], text: dict[str, pa.Array], context: Context
+) -> list[parse.Refusal]:
     """Events without an id get a digest of their content, so re-ingesting never duplicates them."""
     missing = pc.is_null(typed["event_id"]).to_numpy(zero_copy_only=False)
     if missing.any():
-        parts = [typed[c].cast(pa.string()).to_pylist() for c in
-                 ("event_type", "customer_id", "occurred_at", "sku", "session_id", "query")]
+        parts = [
+            typed[c].cast(pa.string()).to_pylist()
+            for c in ("event_type", "customer_id", "occurred_at", "sku", "session_id", "query")
+        ]
         ids = typed["event_id"].to_pylist()
         for i in np.flatnonzero(missing):
             content = "\x1f".join("" if p[i] is None else str(p[i]) for p in parts)

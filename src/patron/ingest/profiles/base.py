@@ -35,7 +35,7 @@ class Profile:
     # canonical column → {source value: canonical value}
     values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     entities: tuple[Entity, ...] = tuple(Entity)
-    read: ReadOptions = ReadOptions()
+    read: ReadOptions = field(default_factory=ReadOptions)
     timestamp_format: str | None = None
     date_format: str | None = None
     # Time zone of timestamps written without an offset; default: the shop's.

@@ -55,28 +55,45 @@ def _fields(profile: Profile) -> dict[str, Any]:
     return {name: getattr(profile, name) for name in Profile.__slots__}
 
 
-_MAPPING_KEYS = {"name", "entity", "read", "columns", "constants", "values", "parse", "returns",
-                 "attributes", "description"}
+_MAPPING_KEYS = {
+    "name",
+    "entity",
+    "read",
+    "columns",
+    "constants",
+    "values",
+    "parse",
+    "returns",
+    "attributes",
+    "description",
+}
 
 
 def load_mapping(path: Path) -> Profile:
     """A Profile from a TOML mapping file; every mistake is named with its key."""
     if not path.exists():
-        raise NotFoundError(f"{path}: no such mapping file", code=ErrorCode.FILE_NOT_FOUND, file=str(path))
+        raise NotFoundError(
+            f"{path}: no such mapping file", code=ErrorCode.FILE_NOT_FOUND, file=str(path)
+        )
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise _bad(path, f"not valid TOML: {exc}") from exc
     unknown = set(doc) - _MAPPING_KEYS
     if unknown:
-        raise _bad(path, f"unknown keys {sorted(unknown)}; expected some of {sorted(_MAPPING_KEYS)}")
+        raise _bad(
+            path, f"unknown keys {sorted(unknown)}; expected some of {sorted(_MAPPING_KEYS)}"
+        )
     entity = _entity(path, doc.get("entity", "orders"))
     columns = _str_table(path, doc, "columns")
     constants = _str_table(path, doc, "constants")
     canonical = set(field_names(entity))
     for key in list(columns) + list(constants):
         if key not in canonical:
-            raise _bad(path, f"{key!r} is not a canonical {entity} column; expected one of {sorted(canonical)}")
+            raise _bad(
+                path,
+                f"{key!r} is not a canonical {entity} column; expected one of {sorted(canonical)}",
+            )
     values = doc.get("values", {})
     if not isinstance(values, dict) or not all(
         k in canonical and isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
@@ -116,14 +133,18 @@ def load_mapping(path: Path) -> Profile:
 
 
 def _bad(path: Path, why: str) -> ConfigError:
-    return ConfigError(f"mapping file {path}: {why}", code=ErrorCode.MAPPING_INVALID, file=str(path))
+    return ConfigError(
+        f"mapping file {path}: {why}", code=ErrorCode.MAPPING_INVALID, file=str(path)
+    )
 
 
 def _entity(path: Path, value: object) -> Entity:
     try:
         return Entity(str(value))
     except ValueError:
-        raise _bad(path, f"entity {value!r} unknown; expected one of {[e.value for e in Entity]}") from None
+        raise _bad(
+            path, f"entity {value!r} unknown; expected one of {[e.value for e in Entity]}"
+        ) from None
 
 
 def _table(path: Path, doc: dict[str, Any], key: str) -> dict[str, Any]:
