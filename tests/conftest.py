@@ -8,12 +8,14 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from patron.clock import FixedClock
 from patron.core import Patron
+from patron.db import tables as t
 from patron.db.engine import make_engine
 from patron.settings import Settings
 
@@ -74,3 +76,25 @@ def patron(settings: Settings, clock: FixedClock) -> Iterator[Patron]:
     app.upgrade()
     yield app
     app.close()
+
+
+def lines_of(patron: Patron, shop: str = "default") -> list[tuple[Any, ...]]:
+    """(order, line number, SKU, quantity, unit price, line total) of a shop's lines."""
+    o, ln, p, s = t.orders, t.order_lines, t.products, t.shops
+    with patron.engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                o.c.external_id,
+                ln.c.line_no,
+                p.c.sku,
+                ln.c.quantity,
+                ln.c.unit_price_minor,
+                ln.c.line_total_minor,
+            )
+            .join(o, o.c.id == ln.c.order_id)
+            .join(p, p.c.id == ln.c.product_id)
+            .join(s, s.c.id == o.c.shop_id)
+            .where(s.c.name == shop)
+            .order_by(o.c.external_id, ln.c.line_no)
+        ).all()
+    return [tuple(r) for r in rows]

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from conftest import lines_of
 from patron.core import Patron
 from patron.db import tables as t
 from patron.ingest.model import Entity, TableCounts
@@ -45,27 +46,6 @@ def snapshot(patron: Patron) -> dict[str, Any]:
             for table in STORED
         }
     return {"rows": rows, "stats": [s.to_json() for s in patron.stats()]}
-
-
-def lines_of(patron: Patron, shop: str = "default") -> list[tuple[Any, ...]]:
-    o, ln, p, s = t.orders, t.order_lines, t.products, t.shops
-    with patron.engine.connect() as connection:
-        rows = connection.execute(
-            select(
-                o.c.external_id,
-                ln.c.line_no,
-                p.c.sku,
-                ln.c.quantity,
-                ln.c.unit_price_minor,
-                ln.c.line_total_minor,
-            )
-            .join(o, o.c.id == ln.c.order_id)
-            .join(p, p.c.id == ln.c.product_id)
-            .join(s, s.c.id == o.c.shop_id)
-            .where(s.c.name == shop)
-            .order_by(o.c.external_id, ln.c.line_no)
-        ).all()
-    return [tuple(r) for r in rows]
 
 
 def orders_of(patron: Patron, shop: str = "default") -> list[tuple[Any, ...]]:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from conftest import lines_of
 from patron.clock import FixedClock
 from patron.core import Patron
 from patron.db import tables as t
@@ -50,25 +51,6 @@ def orders_of(patron: Patron) -> list[tuple[Any, ...]]:
         )
         .join(c, c.c.id == o.c.customer_id)
         .order_by(o.c.external_id)
-    )
-    with patron.engine.connect() as connection:
-        return [tuple(r) for r in connection.execute(query)]
-
-
-def lines_of(patron: Patron) -> list[tuple[Any, ...]]:
-    o, ln, p = t.orders, t.order_lines, t.products
-    query = (
-        select(
-            o.c.external_id,
-            ln.c.line_no,
-            p.c.sku,
-            ln.c.quantity,
-            ln.c.unit_price_minor,
-            ln.c.line_total_minor,
-        )
-        .join(o, o.c.id == ln.c.order_id)
-        .join(p, p.c.id == ln.c.product_id)
-        .order_by(o.c.external_id, ln.c.line_no)
     )
     with patron.engine.connect() as connection:
         return [tuple(r) for r in connection.execute(query)]
@@ -376,7 +358,7 @@ def test_online_retail_mapping(patron: Patron, tmp_path: Path) -> None:
         invoice("536488", "17897", utc(2010, 12, 1, 12, 31), 7455, 26),
         invoice("536500", "17377", utc(2010, 12, 1, 12, 35), 10625, 75),
     ]
-    lines = lines_of(patron)
+    lines = lines_of(patron, "retail")
     assert len(lines) == 28
     assert lines[9:12] == [
         ("536488", 1, "22738", 5, 165, 825),
