@@ -33,8 +33,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
-        # 256 MiB of page cache: bulk merges build large indexes (the default is 2 MiB).
-        cursor.execute("PRAGMA cache_size=-262144")
+        # 64 MiB of page cache: bulk merges build large indexes (the default is 2 MiB).
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
     @event.listens_for(engine, "begin")
