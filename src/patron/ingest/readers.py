@@ -227,12 +227,9 @@ def _delimited(path: Path, options: ReadOptions, chunk_rows: int) -> Source:
 
 
 def _all_text(first: str, delimiter: str, names: list[str] | None) -> dict[str, pa.DataType]:
-    header = names if names is not None else next(iter(pacsv_split(first, delimiter)), [])
+    """Every column read as text, named as the header line names them."""
+    header = names if names is not None else next(csv.reader([first], delimiter=delimiter), [])
     return {name: pa.string() for name in header}
-
-
-def pacsv_split(line: str, delimiter: str) -> list[list[str]]:
-    return list(csv.reader([line], delimiter=delimiter))
 
 
 def _csv_batches(

@@ -25,7 +25,7 @@ from patron.db import tables
 from patron.db.shops import Shop, ensure_shop, lock_shop_writes
 from patron.errors import ErrorCode, IngestRejected, InputError
 from patron.ingest import merge, staging
-from patron.ingest.model import Entity, IngestReport, RowError, RunStatus, TableCounts
+from patron.ingest.model import Entity, IngestReport, RowError, RunStatus
 from patron.ingest.profiles import Profile, resolve
 from patron.ingest.quarantine import Quarantine
 from patron.ingest.readers import Source, open_source
@@ -308,5 +308,3 @@ def _record(engine: Engine, report: IngestReport, started: object, clock: Clock)
         ).scalar_one()
     return replace(report, run_id=int(run_id))
 
-
-__all__ = ["TableCounts", "ingest"]
