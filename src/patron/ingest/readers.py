@@ -27,7 +27,7 @@ from openpyxl import load_workbook
 from patron.errors import ErrorCode, InputError, NotFoundError
 
 _DELIMITERS = (",", "\t", ";", "|")
-_BLOCK = 1 << 24  # bytes read per CSV block
+_BLOCK = 1 << 22  # bytes read per CSV block
 _SAMPLE = 1 << 16
 
 

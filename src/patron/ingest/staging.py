@@ -104,21 +104,24 @@ def append(
     return int(batch.num_rows)
 
 
+_EXECUTEMANY_ROWS = 20_000
+"""Rows turned into Python tuples at a time: bounds the memory of the SQLite load."""
+
+
 def _executemany(connection: Connection, table: Table, batch: pa.Table) -> None:
-    lists = []
-    for column in batch.columns:
-        values = column.combine_chunks()
-        if pa.types.is_timestamp(values.type):
-            values = pc.strftime(values, format="%Y-%m-%d %H:%M:%S")
-        elif pa.types.is_date(values.type):
-            values = values.cast(pa.string())
-        lists.append(values.to_pylist())
-    placeholders = ", ".join("?" * len(lists))
+    placeholders = ", ".join("?" * batch.num_columns)
     names = ", ".join(f'"{n}"' for n in batch.column_names)
-    connection.exec_driver_sql(
-        f'INSERT INTO "{table.name}" ({names}) VALUES ({placeholders})',
-        list(zip(*lists, strict=True)),
-    )
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({placeholders})'
+    for start in range(0, batch.num_rows, _EXECUTEMANY_ROWS):
+        lists = []
+        for column in batch.slice(start, _EXECUTEMANY_ROWS).columns:
+            values = column.combine_chunks()
+            if pa.types.is_timestamp(values.type):
+                values = pc.strftime(values, format="%Y-%m-%d %H:%M:%S")
+            elif pa.types.is_date(values.type):
+                values = values.cast(pa.string())
+            lists.append(values.to_pylist())
+        connection.exec_driver_sql(sql, list(zip(*lists, strict=True)))
 
 
 def _copy(connection: Connection, table: Table, batch: pa.Table) -> None:
