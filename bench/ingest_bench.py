@@ -113,6 +113,9 @@ def bench(lines: int, postgres: str | None, baseline: bool) -> dict[str, object]
                 [sys.executable, "-c", BASELINE, str(csv_path), url]
             )
         print(json.dumps(results), flush=True)
+    if postgres:
+        drop = f"DROP SCHEMA {schema} CASCADE"
+        subprocess.run(["psql", _libpq(postgres), "-qc", drop], check=True)
     return results
 
 
