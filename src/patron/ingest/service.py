@@ -307,4 +307,3 @@ def _record(engine: Engine, report: IngestReport, started: object, clock: Clock)
             .returning(tables.ingest_runs.c.id)
         ).scalar_one()
     return replace(report, run_id=int(run_id))
-
