@@ -75,10 +75,11 @@ def show_report(report: IngestReport) -> None:
         f"(run {report.run_id}, profile {report.profile}): {report.rows_read:,} rows read, "
         f"{report.rows_accepted:,} accepted, {report.rows_rejected:,} rejected"
     )
-    rows: list[tuple[str, object, object, object]] = [
-        (name, c.inserted, c.updated, c.unchanged) for name, c in report.tables.items()
+    rows = [
+        (name, f"{c.inserted:,}", f"{c.updated:,}", f"{c.unchanged:,}")
+        for name, c in report.tables.items()
     ]
-    rows += [(f"stub {name}", n, "", "") for name, n in report.stubs.items() if n]
+    rows += [(f"stub {name}", f"{n:,}", "", "") for name, n in report.stubs.items() if n]
     render.table("", ["table", "inserted", "updated", "unchanged"], rows)
     if report.quarantine_path:
         render.console.print(f"bad rows: {report.quarantine_path}")
