@@ -35,6 +35,7 @@ def test_db_upgrade_ingest_and_stats_json(
     assert stats == {
         "shop": "s1",
         "currency": "CNY",
+        "timezone": "Asia/Shanghai",
         "customers": 2,
         "orders": 2,
         "order_lines": 3,

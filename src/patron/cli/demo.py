@@ -9,6 +9,7 @@ import typer
 
 from patron.cli import render
 from patron.cli.options import Globals
+from patron.cli.stats import show_shop
 from patron.core import Patron
 from patron.demo.pipeline import run_demo
 from patron.settings import Settings
@@ -44,22 +45,5 @@ def demo(
         for r in result.reports
     ]
     render.table("loaded", ["file", "rows", "inserted"], rows)
-    s = result.stats
-    render.table(
-        f"shop {s.shop} ({result.database_url})",
-        ["", "value"],
-        [
-            ("customers", f"{s.customers:,}"),
-            ("products", f"{s.products:,}"),
-            ("orders", f"{s.orders:,}"),
-            ("order lines", f"{s.order_lines:,}"),
-            ("refunds", f"{s.refunds:,}"),
-            ("events", f"{s.events:,}"),
-            ("reviews", f"{s.reviews:,}"),
-            ("gross revenue", render.money(s.gross_revenue_minor, s.currency)),
-            ("net revenue", render.money(s.net_revenue_minor, s.currency)),
-            ("first order", s.first_order_at),
-            ("last order", s.last_order_at),
-        ],
-    )
+    show_shop(result.stats, f"shop {result.stats.shop} ({result.database_url})")
     render.console.print(f"next: patron --db {url} stats --shop demo")

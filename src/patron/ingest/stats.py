@@ -17,6 +17,7 @@ from patron.ingest.model import OrderStatus
 class ShopStats:
     shop: str
     currency: str
+    timezone: str
     customers: int
     orders: int
     order_lines: int
@@ -67,6 +68,7 @@ def shop_stats(connection: Connection, shop: Shop) -> ShopStats:
     return ShopStats(
         shop=shop.name,
         currency=shop.currency,
+        timezone=shop.timezone,
         customers=_count(connection, t.customers, shop.id),
         orders=_count(connection, t.orders, shop.id),
         order_lines=_count(connection, t.order_lines, shop.id),
