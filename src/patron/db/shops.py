@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, insert, select, text
 
 from patron.clock import Clock
 from patron.db.tables import shops
@@ -65,6 +65,3 @@ def lock_shop_writes(connection: Connection, name: str) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
-
-def shop_count(connection: Connection) -> int:
-    return int(connection.execute(select(func.count()).select_from(shops)).scalar_one())
