@@ -64,4 +64,3 @@ def lock_shop_writes(connection: Connection, name: str) -> None:
     PostgreSQL takes a transaction-scoped advisory lock keyed by the shop's name."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
-
