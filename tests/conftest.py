@@ -98,3 +98,33 @@ def lines_of(patron: Patron, shop: str = "default") -> list[tuple[Any, ...]]:
             .order_by(o.c.external_id, ln.c.line_no)
         ).all()
     return [tuple(r) for r in rows]
+
+
+def orders_of(patron: Patron, shop: str | None = None) -> list[tuple[Any, ...]]:
+    """Every stored order header by natural keys (ids differ between databases, keys do not):
+    (order, customer, placed, paid, status, currency, subtotal, discount, shipping, total,
+    item count, channel, coupon codes); of one shop, or of all shops when none is named."""
+    o, c, s = t.orders, t.customers, t.shops
+    query = (
+        select(
+            o.c.external_id,
+            c.c.external_id,
+            o.c.placed_at,
+            o.c.paid_at,
+            o.c.status,
+            o.c.currency,
+            o.c.subtotal_minor,
+            o.c.discount_minor,
+            o.c.shipping_minor,
+            o.c.total_minor,
+            o.c.item_count,
+            o.c.channel,
+            o.c.coupon_codes,
+        )
+        .join(c, c.c.id == o.c.customer_id)
+        .order_by(o.c.external_id)
+    )
+    if shop is not None:
+        query = query.join(s, s.c.id == o.c.shop_id).where(s.c.name == shop)
+    with patron.engine.connect() as connection:
+        return [tuple(r) for r in connection.execute(query)]

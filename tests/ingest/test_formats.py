@@ -23,6 +23,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import select
 
+from conftest import lines_of, orders_of
 from patron.core import Patron
 from patron.db import tables as t
 from patron.errors import IngestRejected
@@ -264,40 +265,8 @@ WRITERS: dict[str, tuple[str, Callable[[Path], Path]]] = {
 
 def stored_orders(patron: Patron) -> dict[str, list[tuple[Any, ...]]]:
     """What is stored, by natural keys (ids differ between databases, keys do not)."""
-    o, c, ln, p = t.orders, t.customers, t.order_lines, t.products
+    c, p = t.customers, t.products
     with patron.engine.connect() as connection:
-        orders = connection.execute(
-            select(
-                o.c.external_id,
-                c.c.external_id,
-                o.c.placed_at,
-                o.c.paid_at,
-                o.c.status,
-                o.c.currency,
-                o.c.subtotal_minor,
-                o.c.discount_minor,
-                o.c.shipping_minor,
-                o.c.total_minor,
-                o.c.item_count,
-                o.c.channel,
-                o.c.coupon_codes,
-            )
-            .join(c, c.c.id == o.c.customer_id)
-            .order_by(o.c.external_id)
-        ).all()
-        lines = connection.execute(
-            select(
-                o.c.external_id,
-                ln.c.line_no,
-                p.c.sku,
-                ln.c.quantity,
-                ln.c.unit_price_minor,
-                ln.c.line_total_minor,
-            )
-            .join(o, o.c.id == ln.c.order_id)
-            .join(p, p.c.id == ln.c.product_id)
-            .order_by(o.c.external_id, ln.c.line_no)
-        ).all()
         products = connection.execute(
             select(p.c.sku, p.c.title, p.c.is_stub).order_by(p.c.sku)
         ).all()
@@ -305,8 +274,8 @@ def stored_orders(patron: Patron) -> dict[str, list[tuple[Any, ...]]]:
             select(c.c.external_id, c.c.is_stub).order_by(c.c.external_id)
         ).all()
     return {
-        "orders": [tuple(r) for r in orders],
-        "lines": [tuple(r) for r in lines],
+        "orders": orders_of(patron),
+        "lines": lines_of(patron),
         "products": [tuple(r) for r in products],
         "customers": [tuple(r) for r in customers],
     }

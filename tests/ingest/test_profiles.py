@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from conftest import lines_of
+from conftest import lines_of, orders_of
 from patron.clock import FixedClock
 from patron.core import Patron
 from patron.db import tables as t
@@ -29,31 +29,6 @@ DOC = ROOT / "docs" / "ingestion.md"
 
 def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=UTC)  # type: ignore[arg-type, misc]
-
-
-def orders_of(patron: Patron) -> list[tuple[Any, ...]]:
-    o, c = t.orders, t.customers
-    query = (
-        select(
-            o.c.external_id,
-            c.c.external_id,
-            o.c.placed_at,
-            o.c.paid_at,
-            o.c.status,
-            o.c.currency,
-            o.c.subtotal_minor,
-            o.c.discount_minor,
-            o.c.shipping_minor,
-            o.c.total_minor,
-            o.c.item_count,
-            o.c.channel,
-            o.c.coupon_codes,
-        )
-        .join(c, c.c.id == o.c.customer_id)
-        .order_by(o.c.external_id)
-    )
-    with patron.engine.connect() as connection:
-        return [tuple(r) for r in connection.execute(query)]
 
 
 def refunds_of(patron: Patron) -> list[tuple[Any, ...]]:
