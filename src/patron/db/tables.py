@@ -70,6 +70,9 @@ customers = Table(
     Column("attributes", JSONDocument),
     # A stub is a customer known only from an order or event, not yet from a customer file.
     Column("is_stub", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime),
+    # Set by the right to erasure: PII wiped, external_id replaced by a random pseudonym.
+    Column("erased_at", UTCDateTime),
     UniqueConstraint("shop_id", "external_id", name="uq_customers_shop_external"),
     CheckConstraint("gender IN ('F', 'M', 'O')", name="gender"),
     CheckConstraint("city_tier BETWEEN 1 AND 6", name="city_tier"),
@@ -87,6 +90,7 @@ products = Table(
     Column("list_price_minor", BigInteger),
     Column("currency", String(3)),
     Column("is_stub", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime),
     UniqueConstraint("shop_id", "sku", name="uq_products_shop_sku"),
     CheckConstraint("list_price_minor >= 0", name="list_price"),
 )
@@ -109,6 +113,7 @@ orders = Table(
     Column("item_count", Integer, nullable=False),
     Column("channel", String(64)),
     Column("coupon_codes", String(500)),
+    Column("updated_at", UTCDateTime),
     UniqueConstraint("shop_id", "external_id", name="uq_orders_shop_external"),
     Index("ix_orders_shop_customer_placed", "shop_id", "customer_id", "placed_at"),
     Index("ix_orders_shop_placed", "shop_id", "placed_at"),
@@ -211,4 +216,50 @@ ingest_runs = Table(
     # Per-table counts: inserted / updated / unchanged, stubs created.
     Column("counts", JSONDocument, nullable=False),
     CheckConstraint("status IN ('stored', 'rejected')", name="status"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _shop_id(),
+    # The public part of a key (`ptk_<prefix>_<secret>`): finds the row without the secret.
+    Column("prefix", String(16), nullable=False, unique=True),
+    Column("salt", String(32), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", String(64), nullable=False),
+    Column("label", String(200)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _shop_id(),
+    Column("key", String(255), nullable=False),
+    Column("route", String(200), nullable=False),
+    # SHA-256 of the method, route and body: the same key with another request is refused.
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", SmallInteger, nullable=False),
+    Column("response", JSONDocument, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shop_id", "key", name="uq_idempotency_keys_shop_key"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _shop_id(),
+    # NULL for writes made from the command line.
+    Column("api_key_id", Id, ForeignKey("api_keys.id")),
+    Column("method", String(8), nullable=False),
+    Column("route", String(200), nullable=False),
+    Column("target", String(300)),
+    Column("status_code", SmallInteger, nullable=False),
+    Column("error_code", String(64)),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_audit_log_shop_id", "shop_id", "id"),
 )
