@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
+from patron.access.service import AccessService
 from patron.clock import Clock, SystemClock
 from patron.db import migrate
 from patron.db.engine import make_engine, reader
@@ -26,6 +27,11 @@ class Patron:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.engine = engine or make_engine(settings.database_url)
+
+    def access(self) -> AccessService:
+        """Shops and API keys."""
+        self.require_schema()
+        return AccessService(self.engine, self.clock)
 
     def upgrade(self) -> str:
         """Bring the database schema to the latest migration; returns its revision."""

@@ -6,9 +6,12 @@ interfaces translate them once, at the edge (HTTP status in the API, exit code i
     PatronError
     ├── ConfigError            bad settings, unknown profile, bad mapping file
     ├── NotFoundError          a shop, customer, order or file that does not exist
-    ├── InputError             unreadable or malformed input (file, encoding, columns)
+    ├── InputError             unreadable or malformed input (file, encoding, columns, request)
     │   └── IngestRejected     an ingest run with more bad rows than allowed; nothing was stored
-    └── ConflictError          a write that contradicts what is stored
+    ├── ConflictError          a write that contradicts what is stored
+    ├── AuthError              no API key, or an unknown or revoked one
+    ├── PermissionDenied       the key lacks the scope a route needs
+    └── RateLimited            the key has spent its request budget for now
 """
 
 from __future__ import annotations
@@ -32,6 +35,14 @@ class ErrorCode(StrEnum):
     INGEST_REJECTED = "ingest_rejected"
     CONFLICT = "conflict"
     DATABASE_OUTDATED = "database_outdated"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    RATE_LIMITED = "rate_limited"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    ROUTE_NOT_FOUND = "route_not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    INTERNAL = "internal_error"
 
 
 class PatronError(Exception):
@@ -68,3 +79,19 @@ class IngestRejected(InputError):
 
 class ConflictError(PatronError):
     code = ErrorCode.CONFLICT
+
+
+class AuthError(PatronError):
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class PermissionDenied(PatronError):
+    code = ErrorCode.FORBIDDEN
+
+
+class RateLimited(PatronError):
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str, *, retry_after: float, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after

@@ -36,6 +36,20 @@ class Settings(BaseSettings):
     quarantine_dir: Path = Field(
         default=Path("quarantine"), description="Folder for the quarantine files of ingest runs."
     )
+    api_rate_per_second: float = Field(
+        default=50.0,
+        ge=0,
+        description="Requests per second each API key may make on average (0: no limit).",
+    )
+    api_rate_burst: int = Field(
+        default=100, gt=0, description="Requests an API key may make at once before limiting."
+    )
+    api_max_body_bytes: int = Field(
+        default=1_048_576, gt=0, description="Largest request body the API accepts."
+    )
+    api_idempotency_hours: float = Field(
+        default=24.0, gt=0, description="How long an Idempotency-Key and its response are kept."
+    )
 
     @classmethod
     def settings_customise_sources(

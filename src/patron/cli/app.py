@@ -9,7 +9,7 @@ import click
 import typer
 from rich.markup import escape
 
-from patron.cli import db, demo, ingest, render, stats
+from patron.cli import db, demo, ingest, keys, render, serve, shops, stats
 from patron.cli.options import Globals
 from patron.errors import ErrorCode, PatronError
 
@@ -24,6 +24,9 @@ app.add_typer(db.app, name="db")
 app.command("ingest")(ingest.ingest)
 app.command("stats")(stats.stats)
 app.command("demo")(demo.demo)
+app.add_typer(shops.app, name="shops")
+app.add_typer(keys.app, name="keys")
+app.command("serve")(serve.serve)
 
 
 @app.callback()
@@ -50,6 +53,7 @@ EXIT_CODES = {
     ErrorCode.FILE_NOT_FOUND: 3,
     ErrorCode.NOT_FOUND: 3,
     ErrorCode.SHOP_NOT_FOUND: 3,
+    ErrorCode.DATABASE_OUTDATED: 2,
 }
 
 

@@ -40,3 +40,15 @@ def as_csv(records: Sequence[dict[str, Any]]) -> None:
 
 def money(minor: int, currency: str) -> str:
     return f"{Money(minor, currency).to_decimal():,f} {currency}"
+
+
+def records(title: str, rows: Sequence[dict[str, Any]], output: str) -> None:
+    """Rows of a listing as a table, JSON or CSV (``output`` is an OutputFormat value)."""
+    if output == "json":
+        as_json(list(rows))
+    elif output == "csv":
+        as_csv(rows)
+    elif not rows:
+        console.print(f"{title}: none")
+    else:
+        table(title, list(rows[0]), [list(row.values()) for row in rows])

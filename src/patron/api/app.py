@@ -1,0 +1,66 @@
+"""The FastAPI application, built by `create_app(settings)`; nothing is created at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from patron.access.ratelimit import RateLimiter
+from patron.access.service import AccessService
+from patron.api import errors
+from patron.api.context import Services
+from patron.api.limits import BodySizeLimit
+from patron.api.routes import audit, customers, events, health, orders, products, shop
+from patron.clock import Clock
+from patron.core import Patron
+from patron.intake.service import IntakeService
+from patron.settings import Settings
+
+DESCRIPTION = """Patron's HTTP API: customers, products, orders, refunds and behaviour events of
+one shop, with API keys, idempotent writes and one error shape. See docs/api.md."""
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, patron: Patron | None = None
+) -> FastAPI:
+    """The app; ``patron`` shares an existing core object (tests), else one is built and closed
+    with the app."""
+    core = patron or Patron(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if patron is None:
+            core.close()
+
+    app = FastAPI(
+        title="Patron",
+        version=version("patron"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.services = Services(
+        patron=core,
+        access=AccessService(core.engine, core.clock),
+        intake=IntakeService(
+            core.engine,
+            core.clock,
+            idempotency_retention=timedelta(hours=settings.api_idempotency_hours),
+        ),
+        limiter=RateLimiter(settings.api_rate_per_second, settings.api_rate_burst),
+    )
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    app.include_router(health.router)
+    for module in (shop, customers, products, orders, events, audit):
+        app.include_router(module.router, prefix="/v1")
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The factory `patron serve` hands to uvicorn: settings from the environment."""
+    return create_app(Settings())

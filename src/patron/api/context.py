@@ -1,0 +1,100 @@
+"""What a request works with: the app's services, and the caller once authenticated."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, Header, Request
+
+from patron.access.guard import WriteContext, request_hash
+from patron.access.model import Principal, Scope
+from patron.access.ratelimit import RateLimiter
+from patron.access.service import AccessService
+from patron.core import Patron
+from patron.errors import AuthError, ErrorCode, PermissionDenied, RateLimited
+from patron.intake.service import IntakeService
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    patron: Patron
+    access: AccessService
+    intake: IntakeService
+    limiter: RateLimiter
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+def principal(
+    request: Request,
+    authorization: str | None = Header(
+        default=None, description="`Bearer <API key>`, as printed by `patron keys create`."
+    ),
+) -> Principal:
+    """The authenticated caller; every /v1 route depends on it. Also spends a rate token."""
+    if authorization is None:
+        raise AuthError("missing API key: send `Authorization: Bearer <key>`")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("expected `Authorization: Bearer <key>`")
+    s = services(request)
+    caller = s.access.authenticate(token.strip())
+    request.state.principal = caller
+    wait = s.limiter.take(caller.key_id, time.monotonic())
+    if wait > 0:
+        raise RateLimited(
+            f"rate limit of this API key reached; retry in {wait:.2f} s", retry_after=wait
+        )
+    return caller
+
+
+def require(scope: Scope) -> Any:
+    """A dependency: the caller must hold ``scope``."""
+
+    def check(caller: Principal = Depends(principal)) -> Principal:
+        if scope not in caller.scopes:
+            raise PermissionDenied(
+                f"this API key lacks the {scope.value!r} scope",
+                code=ErrorCode.FORBIDDEN,
+                required=scope.value,
+            )
+        return caller
+
+    return Depends(check)
+
+
+def idempotency_key(
+    request: Request,
+    key: str | None = Header(
+        default=None,
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Any unique string: a retry with the same key and body returns the first "
+        "response; the same key with another body is refused with 409.",
+    ),
+) -> str | None:
+    request.state.idempotency_key = key
+    return key
+
+
+def write_context(request: Request, body: bytes = b"") -> WriteContext | None:
+    """The context of a write by the authenticated caller; None before authentication."""
+    caller: Principal | None = getattr(request.state, "principal", None)
+    if caller is None or request.method not in WRITE_METHODS:
+        return None
+    key: str | None = getattr(request.state, "idempotency_key", None)
+    return WriteContext(
+        shop_id=caller.shop_id,
+        api_key_id=caller.key_id,
+        method=request.method,
+        route=request.url.path,
+        idempotency_key=key,
+        request_hash=request_hash(request.method, request.url.path, body) if key else None,
+    )
