@@ -47,7 +47,7 @@ def test_a_wrong_secret_or_unknown_prefix_is_refused_alike(patron: Patron) -> No
     token = access.create_key("acme", parse_scopes("read"), None).token
     prefix = token.split("_")[1]
     for forged in (f"ptk_{prefix}_{'x' * 43}", f"ptk_zzzzzzzzzzzz_{'x' * 43}"):
-        with pytest.raises(AuthError, match="^invalid or revoked API key$"):
+        with pytest.raises(AuthError, match=r"^invalid or revoked API key$"):
             access.authenticate(forged)
 
 

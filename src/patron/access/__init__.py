@@ -1,1 +1,1 @@
-"""Access to a shop's data over the API: keys and scopes, idempotent guarded writes, the audit log."""
+"""Access to a shop's data over the API: keys and scopes, guarded idempotent writes, audit."""

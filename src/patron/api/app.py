@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.metadata import version
 from datetime import timedelta
+from importlib.metadata import version
 
 from fastapi import FastAPI
 

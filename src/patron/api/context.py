@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
 
-from patron.access.guard import WriteContext, request_hash
+from patron.access.guard import Recorded, WriteContext, request_hash
 from patron.access.model import Principal, Scope
 from patron.access.ratelimit import RateLimiter
 from patron.access.service import AccessService
@@ -58,7 +59,7 @@ def principal(
 def require(scope: Scope) -> Any:
     """A dependency: the caller must hold ``scope``."""
 
-    def check(caller: Principal = Depends(principal)) -> Principal:
+    def check(caller: Annotated[Principal, Depends(principal)]) -> Principal:
         if scope not in caller.scopes:
             raise PermissionDenied(
                 f"this API key lacks the {scope.value!r} scope",
@@ -84,6 +85,12 @@ def idempotency_key(
     return key
 
 
+Reader = Annotated[Principal, require(Scope.READ)]
+Writer = Annotated[Principal, require(Scope.WRITE)]
+Admin = Annotated[Principal, require(Scope.ADMIN)]
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+
+
 def write_context(request: Request, body: bytes = b"") -> WriteContext | None:
     """The context of a write by the authenticated caller; None before authentication."""
     caller: Principal | None = getattr(request.state, "principal", None)
@@ -98,3 +105,9 @@ def write_context(request: Request, body: bytes = b"") -> WriteContext | None:
         idempotency_key=key,
         request_hash=request_hash(request.method, request.url.path, body) if key else None,
     )
+
+
+def respond(recorded: Recorded) -> JSONResponse:
+    """The response of a guarded write; a replay says so in a header."""
+    headers = {"Idempotent-Replayed": "true"} if recorded.replayed else None
+    return JSONResponse(recorded.body, recorded.status, headers)

@@ -43,7 +43,5 @@ def list_shops(db: DbOption = None, output: FormatOption = OutputFormat.TABLE) -
     """List the shops with their time zone and currency."""
     with build(db) as patron:
         shops = patron.access().list_shops()
-    records = [
-        {"name": s.name, "timezone": s.timezone, "currency": s.currency} for s in shops
-    ]
+    records = [{"name": s.name, "timezone": s.timezone, "currency": s.currency} for s in shops]
     render.records("Shops", records, output)

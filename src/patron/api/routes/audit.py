@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from patron.access.model import Principal, Scope
-from patron.api.context import require, services
-from patron.api.schemas import ERRORS
-from patron.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from patron.api.context import Admin, services
+from patron.api.schemas import ERRORS, Cursor, Limit
+from patron.pagination import DEFAULT_LIMIT
 
 router = APIRouter(tags=["audit"], responses=ERRORS)
 
@@ -34,9 +33,9 @@ class AuditPage(BaseModel):
 @router.get("/audit", summary="Every write of this shop, oldest first, with its outcome")
 def list_audit(
     request: Request,
-    cursor: str | None = Query(default=None, description="next_cursor of the previous page"),
-    limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
-    caller: Principal = require(Scope.ADMIN),
+    caller: Admin,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> AuditPage:
     page = services(request).access.audit(caller.shop_id, cursor=cursor, limit=limit)
     return AuditPage(

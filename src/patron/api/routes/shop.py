@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from patron.access.model import Principal, Scope
-from patron.api.context import require
+from patron.api.context import Reader
 from patron.api.schemas import ERRORS
 
 router = APIRouter(tags=["shop"], responses=ERRORS)
@@ -18,5 +17,5 @@ class ShopOut(BaseModel):
 
 
 @router.get("/shop", summary="The shop this API key acts in, and the key's scopes")
-def get_shop(caller: Principal = require(Scope.READ)) -> ShopOut:
+def get_shop(caller: Reader) -> ShopOut:
     return ShopOut(name=caller.shop, scopes=sorted(s.value for s in caller.scopes))

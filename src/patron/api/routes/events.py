@@ -1,0 +1,76 @@
+"""Behaviour events, in batches."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from patron.api.context import IdempotencyKey, Writer, respond, services, write_context
+from patron.api.schemas import ERRORS, written
+from patron.intake.model import EventInput
+from patron.intake.rules import MAX_EVENTS
+
+router = APIRouter(tags=["events"], responses=ERRORS)
+
+EventType = Literal[
+    "visit",
+    "view",
+    "search",
+    "favorite",
+    "cart_add",
+    "cart_remove",
+    "checkout_start",
+    "inquiry",
+    "review",
+    "share",
+    "sign_in",
+]
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The source's id; without one, a digest of the content is the key.",
+    )
+    type: EventType
+    occurred_at: AwareDatetime
+    customer_id: str | None = Field(default=None, min_length=1, max_length=128)
+    sku: str | None = Field(default=None, min_length=1, max_length=128)
+    session_id: str | None = Field(default=None, max_length=128)
+    query: str | None = Field(default=None, max_length=500)
+
+
+class EventBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+class EventBatchOut(BaseModel):
+    accepted: int = Field(description="Events stored by this batch.")
+    duplicates: int = Field(description="Events already stored, or repeated in the batch.")
+
+
+@router.post(
+    "/events",
+    summary="Record a batch of up to 1,000 behaviour events",
+    responses=written(EventBatchOut),
+    response_model=None,
+)
+def post_events(
+    request: Request,
+    body: EventBatchIn,
+    _key: IdempotencyKey,
+    _caller: Writer,
+) -> JSONResponse:
+    ctx = write_context(request, body.model_dump_json().encode())
+    assert ctx is not None
+    events = [EventInput(**event.model_dump()) for event in body.events]
+    return respond(services(request).intake.record_events(ctx, events))
