@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from patron.access.keys import parse_scopes
@@ -16,6 +17,7 @@ from patron.settings import Settings
 
 @dataclass
 class Api:
+    app: FastAPI
     client: TestClient
     patron: Patron
     # Bearer tokens by (shop, scopes): ("acme", "write") …
@@ -32,8 +34,8 @@ def build_api(patron: Patron, settings: Settings) -> Api:
         access.create_shop(shop, timezone, currency)
         for scopes in ("read", "write", "admin"):
             tokens[shop, scopes] = access.create_key(shop, parse_scopes(scopes), scopes).token
-    client = TestClient(create_app(settings, patron=patron), raise_server_exceptions=False)
-    return Api(client, patron, tokens)
+    app = create_app(settings, patron=patron)
+    return Api(app, TestClient(app, raise_server_exceptions=False), patron, tokens)
 
 
 @pytest.fixture

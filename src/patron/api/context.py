@@ -76,6 +76,7 @@ def idempotency_key(
     key: str | None = Header(
         default=None,
         alias="Idempotency-Key",
+        min_length=1,
         max_length=255,
         description="Any unique string: a retry with the same key and body returns the first "
         "response; the same key with another body is refused with 409.",
@@ -103,7 +104,9 @@ def write_context(request: Request, body: bytes = b"") -> WriteContext | None:
         method=request.method,
         route=request.url.path,
         idempotency_key=key,
-        request_hash=request_hash(request.method, request.url.path, body) if key else None,
+        request_hash=(
+            request_hash(request.method, request.url.path, body) if key is not None else None
+        ),
     )
 
 
