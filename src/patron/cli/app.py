@@ -53,7 +53,6 @@ EXIT_CODES = {
     ErrorCode.FILE_NOT_FOUND: 3,
     ErrorCode.NOT_FOUND: 3,
     ErrorCode.SHOP_NOT_FOUND: 3,
-    ErrorCode.DATABASE_OUTDATED: 2,
 }
 
 
