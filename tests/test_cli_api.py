@@ -111,3 +111,20 @@ def test_serve_refuses_an_unmigrated_database(
 ) -> None:
     assert main(["--db", f"sqlite:///{tmp_path / 'new.db'}", "serve"]) == 1
     assert "patron db upgrade" in capsys.readouterr().err
+
+
+def test_erase_a_customer_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'erase.db'}"
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,name,email\nC1,Han Meimei,hmm@example.com\n")
+    assert main(["--db", db, "db", "upgrade"]) == 0
+    assert main(["--db", db, "ingest", "customers", str(customers), "--shop", "s1"]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "customers", "erase", "C1", "--shop", "s1", "--format", "json"]) == 0
+    [erased] = json.loads(capsys.readouterr().out)
+    assert erased["id"].startswith("anon-")
+    assert (erased["name"], erased["email"], erased["erased"]) == (None, None, True)
+    assert main(["--db", db, "customers", "erase", "C1", "--shop", "s1"]) == 3
+    assert "C1" in capsys.readouterr().err

@@ -3,10 +3,12 @@ and the tests all build one and call it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, select
 
+from patron.access.guard import WriteContext
 from patron.access.service import AccessService
 from patron.clock import Clock, SystemClock
 from patron.db import migrate
@@ -17,6 +19,7 @@ from patron.errors import ErrorCode, PatronError
 from patron.ingest.model import Entity, IngestReport
 from patron.ingest.service import Progress, ingest
 from patron.ingest.stats import ShopStats, shop_stats
+from patron.intake.service import IntakeService
 from patron.settings import Settings
 
 
@@ -32,6 +35,18 @@ class Patron:
         """Shops and API keys."""
         self.require_schema()
         return AccessService(self.engine, self.clock)
+
+    def intake_service(self) -> IntakeService:
+        """Customers, products, orders, refunds and events one at a time (the API's writes)."""
+        retention = timedelta(hours=self.settings.api_idempotency_hours)
+        return IntakeService(self.engine, self.clock, retention)
+
+    def operator_context(self, shop: str, action: str) -> WriteContext:
+        """A write made by the operator at the command line: audited, without an API key."""
+        self.require_schema()
+        with reader(self.engine).connect() as connection:
+            shop_id = get_shop(connection, shop).id
+        return WriteContext(shop_id=shop_id, api_key_id=None, method="CLI", route=action)
 
     def upgrade(self) -> str:
         """Bring the database schema to the latest migration; returns its revision."""

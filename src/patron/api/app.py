@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from importlib.metadata import version
 
 from fastapi import FastAPI
@@ -17,7 +16,6 @@ from patron.api.limits import BodySizeLimit
 from patron.api.routes import audit, customers, events, health, orders, products, shop
 from patron.clock import Clock
 from patron.core import Patron
-from patron.intake.service import IntakeService
 from patron.settings import Settings
 
 DESCRIPTION = """Patron's HTTP API: customers, products, orders, refunds and behaviour events of
@@ -46,11 +44,7 @@ def create_app(
     app.state.services = Services(
         patron=core,
         access=AccessService(core.engine, core.clock),
-        intake=IntakeService(
-            core.engine,
-            core.clock,
-            idempotency_retention=timedelta(hours=settings.api_idempotency_hours),
-        ),
+        intake=core.intake_service(),
         limiter=RateLimiter(settings.api_rate_per_second, settings.api_rate_burst),
     )
     errors.install(app)

@@ -9,7 +9,7 @@ import click
 import typer
 from rich.markup import escape
 
-from patron.cli import db, demo, ingest, keys, render, serve, shops, stats
+from patron.cli import customers, db, demo, ingest, keys, render, serve, shops, stats
 from patron.cli.options import Globals
 from patron.errors import ErrorCode, PatronError
 
@@ -26,6 +26,7 @@ app.command("stats")(stats.stats)
 app.command("demo")(demo.demo)
 app.add_typer(shops.app, name="shops")
 app.add_typer(keys.app, name="keys")
+app.add_typer(customers.app, name="customers")
 app.command("serve")(serve.serve)
 
 
