@@ -1,1 +1,1 @@
-from api_fixtures import api  # noqa: F401  (the fixture)
+from api.api_fixtures import api  # noqa: F401  (the fixture)

@@ -4,9 +4,10 @@ conforms to the schema (status, content type, body, headers)."""
 from __future__ import annotations
 
 import schemathesis
-from api_fixtures import Api
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
+
+from api.api_fixtures import Api
 
 
 def test_the_api_conforms_to_its_schema(api: Api) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api_fixtures import Api
+from api.api_fixtures import Api
 
 ORDER = {
     "customer_id": "C-7",

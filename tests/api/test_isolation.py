@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_fixtures import Api
+from api.api_fixtures import Api
 
 ORDER = {
     "customer_id": "C-1",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from api_fixtures import Api, build_api
 from fastapi.testclient import TestClient
 
+from api.api_fixtures import Api, build_api
 from patron.api.app import create_app
 from patron.core import Patron
 from patron.settings import Settings

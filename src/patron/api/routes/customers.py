@@ -119,14 +119,15 @@ def list_customers(
     "/customers/{external_id}/erasure",
     summary="Erase a customer's personal data (right to erasure)",
     description="Wipes the PII fields irreversibly and replaces the id by a random pseudonym; "
-    "orders and aggregates stay under the pseudonym. The old id is then unknown.",
+    "orders and aggregates stay under the pseudonym. The old id is then unknown, so a retry "
+    "answers 404; no Idempotency-Key is kept, since its stored answer would link the old id "
+    "to the pseudonym.",
     responses=written(CustomerOut),
     response_model=None,
 )
 def erase_customer(
     request: Request,
     external_id: CustomerId,
-    _key: IdempotencyKey,
     _caller: Writer,
 ) -> JSONResponse:
     ctx = write_context(request)
