@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(
         default=1_048_576, gt=0, description="Largest request body the API accepts."
     )
+    api_key_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How long a server process trusts a verified API key before checking it "
+        "again (a key revoked elsewhere is refused after at most this long).",
+    )
     api_idempotency_hours: float = Field(
         default=24.0, gt=0, description="How long an Idempotency-Key and its response are kept."
     )

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.api_fixtures import Api, build_api
 from patron.api.app import create_app
+from patron.clock import FixedClock
 from patron.core import Patron
 from patron.settings import Settings
 
@@ -87,12 +88,26 @@ def test_unknown_routes_and_methods_use_the_error_shape(api: Api) -> None:
     assert wrong.json()["error"]["code"] == "method_not_allowed"
 
 
-def test_a_revoked_key_stops_working_at_once(api: Api) -> None:
+def test_a_revoked_key_is_refused_once_the_cache_expires(api: Api, clock: FixedClock) -> None:
     access = api.patron.access()
     key_id = access.authenticate(api.tokens["acme", "read"]).key_id
     assert api.client.get("/v1/shop", headers=api.headers("acme", "read")).status_code == 200
+    # Revoked by another process (here: another service object, as `patron keys revoke` is).
     access.revoke_key(key_id)
+    clock.advance(1.9)
+    assert api.client.get("/v1/shop", headers=api.headers("acme", "read")).status_code == 200
+    clock.advance(0.2)
     assert api.client.get("/v1/shop", headers=api.headers("acme", "read")).status_code == 401
+
+
+def test_without_the_cache_a_revoked_key_stops_at_once(patron: Patron, settings: Settings) -> None:
+    api = build_api(patron, settings.model_copy(update={"api_key_cache_seconds": 0}))
+    with api.client:
+        access = api.patron.access()
+        key_id = access.authenticate(api.tokens["acme", "read"]).key_id
+        assert api.client.get("/v1/shop", headers=api.headers("acme", "read")).status_code == 200
+        access.revoke_key(key_id)
+        assert api.client.get("/v1/shop", headers=api.headers("acme", "read")).status_code == 401
 
 
 def test_rate_limit_answers_429_with_retry_after(patron: Patron, settings: Settings) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Row, insert, select, update
@@ -19,9 +19,13 @@ from patron.pagination import Page, check_limit, decode_cursor, page_of
 
 
 class AccessService:
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, key_cache: timedelta = timedelta(0)) -> None:
         self.engine = engine
         self.clock = clock
+        # Verified keys, remembered for ``key_cache`` so that a busy client does not cost a
+        # query per request; a revocation made elsewhere is seen once the entry expires.
+        self.key_cache = key_cache
+        self._verified: dict[str, tuple[Principal, datetime]] = {}
 
     def create_shop(self, name: str, timezone: str, currency: str) -> tuple[Shop, bool]:
         """The shop and whether it was created. Creating it again with the same settings is a
@@ -80,6 +84,7 @@ class AccessService:
 
     def revoke_key(self, key_id: int) -> ApiKey:
         """Revoke a key (again is a no-op: the first revocation time stays)."""
+        self._verified.clear()
         with self.engine.begin() as connection:
             connection.execute(
                 update(api_keys)
@@ -91,6 +96,10 @@ class AccessService:
     def authenticate(self, token: str) -> Principal:
         """The principal of a bearer token; AuthError for a malformed, unknown or revoked key.
         The three cases answer alike so that a caller learns nothing about other keys."""
+        now = self.clock.now()
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > now:
+            return cached[0]
         prefix, secret = keys.split_token(token)
         k = api_keys.c
         with reader(self.engine).connect() as connection:
@@ -103,7 +112,12 @@ class AccessService:
             raise AuthError("invalid or revoked API key")
         if not keys.secret_matches(row.salt, secret, row.secret_hash):
             raise AuthError("invalid or revoked API key")
-        return Principal(row.id, row.shop_id, row.name, keys.parse_scopes(row.scopes))
+        principal = Principal(row.id, row.shop_id, row.name, keys.parse_scopes(row.scopes))
+        if self.key_cache:
+            if len(self._verified) >= _KEY_CACHE_SIZE:
+                self._verified.clear()
+            self._verified[token] = (principal, now + self.key_cache)
+        return principal
 
     def record_refusal(self, ctx: WriteContext, status: int, error_code: ErrorCode) -> None:
         record_failure(self.engine, self.clock, ctx, status, error_code)
@@ -126,6 +140,9 @@ class AccessService:
             for r in rows
         ]
         return page_of(entries, limit, lambda e: e.id)
+
+
+_KEY_CACHE_SIZE = 10_000
 
 
 def _keys_query() -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from importlib.metadata import version
 
 from fastapi import FastAPI
@@ -43,7 +44,9 @@ def create_app(
     )
     app.state.services = Services(
         patron=core,
-        access=AccessService(core.engine, core.clock),
+        access=AccessService(
+            core.engine, core.clock, timedelta(seconds=settings.api_key_cache_seconds)
+        ),
         intake=core.intake_service(),
         limiter=RateLimiter(settings.api_rate_per_second, settings.api_rate_burst),
     )

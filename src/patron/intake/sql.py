@@ -6,7 +6,19 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, Row, Select, Table, select
+from sqlalchemy import (
+    ARRAY,
+    Column,
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from patron.db.shops import Shop
@@ -25,6 +37,13 @@ def insert_for(connection: Connection, table: Table) -> postgresql.Insert | sqli
     return sqlite.insert(table)
 
 
+def one_of(connection: Connection, column: Column[Any], values: list[Any]) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``= ANY(array)``: one parameter, not one each."""
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, ARRAY(column.type)))
+    return column.in_(values)
+
+
 def insert_new(
     connection: Connection,
     table: Table,
@@ -35,6 +54,21 @@ def insert_new(
     """Insert the rows whose ``key`` is not stored yet (ON CONFLICT DO NOTHING); ``returning``
     of those inserted. The rows go as one multi-row INSERT (SQLAlchemy's "insertmanyvalues"
     batching), whose statement is compiled once and cached, whatever the number of rows."""
+    if connection.dialect.name == "postgresql" and len(rows) > 1:
+        # One array per column, unnested: the statement text stays small and cached, where a
+        # VALUES list of a thousand rows is new text that the driver must parse every time.
+        names = list(rows[0])
+        arrays = [
+            bindparam(f"{name}_values", [row[name] for row in rows], ARRAY(table.c[name].type))
+            for name in names
+        ]
+        unnested = func.unnest(*arrays).table_valued(*names).render_derived()
+        insert = (
+            postgresql.insert(table)
+            .from_select(names, select(*[unnested.c[name] for name in names]))
+            .on_conflict_do_nothing(index_elements=list(key))
+        )
+        return [tuple(row) for row in connection.execute(insert.returning(*returning))]
     insert = insert_for(connection, table).on_conflict_do_nothing(index_elements=list(key))
     return [tuple(row) for row in connection.execute(insert.returning(*returning), list(rows))]
 

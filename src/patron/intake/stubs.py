@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, Select, Table, literal, select, union_all
 
 from patron.db import tables as t
-from patron.intake.sql import insert_new
+from patron.intake.sql import insert_new, one_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ def resolve(
     ]
     found: list[dict[str, int]] = [{}, {}]
     lookups = [
-        _lookup(table, key, shop_id, list(wanted)).add_columns(literal(n).label("kind"))
+        _lookup(connection, table, key, shop_id, list(wanted)).add_columns(literal(n).label("kind"))
         for n, (table, key, wanted) in enumerate(kinds)
         if wanted
     ]
@@ -50,8 +50,12 @@ def resolve(
     return Ids(*found)
 
 
-def _lookup(table: Table, key: Column[str], shop_id: int, values: list[str]) -> Select[Any]:
-    return select(key, table.c.id).where(table.c.shop_id == shop_id, key.in_(values))
+def _lookup(
+    connection: Connection, table: Table, key: Column[str], shop_id: int, values: list[str]
+) -> Select[Any]:
+    return select(key, table.c.id).where(
+        table.c.shop_id == shop_id, one_of(connection, key, values)
+    )
 
 
 def _create(
@@ -73,5 +77,7 @@ def _create(
     # Keys a concurrent writer created meanwhile: its commit ended our insert's wait on them.
     raced = [k for k in missing if k not in ids]
     if raced:
-        ids.update((k, i) for k, i in connection.execute(_lookup(table, key, shop_id, raced)))
+        ids.update(
+            (k, i) for k, i in connection.execute(_lookup(connection, table, key, shop_id, raced))
+        )
     return ids
