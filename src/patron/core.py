@@ -29,7 +29,9 @@ class Patron:
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self.engine = engine or make_engine(settings.database_url)
+        self.engine = engine or make_engine(
+            settings.database_url, pool_size=settings.database_pool_size
+        )
 
     def access(self) -> AccessService:
         """Shops and API keys."""

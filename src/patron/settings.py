@@ -23,6 +23,12 @@ class Settings(BaseSettings):
         default="sqlite:///patron.db",
         description="SQLAlchemy URL of the operational database (SQLite file or PostgreSQL).",
     )
+    database_pool_size: int = Field(
+        default=20,
+        gt=0,
+        description="PostgreSQL connections each process keeps open; the API serves at most this "
+        "many requests of a process at once.",
+    )
     default_shop: str = Field(default="default", description="Shop used when none is named.")
     default_timezone: str = Field(
         default="Asia/Shanghai", description="Time zone of a shop created without one."

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from importlib.metadata import version
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from patron.access.ratelimit import RateLimiter
@@ -32,6 +33,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # As many requests at once as there are pooled connections: more would only queue on
+        # the pool inside threads.
+        to_thread.current_default_thread_limiter().total_tokens = settings.database_pool_size
         yield
         if patron is None:
             core.close()

@@ -10,8 +10,10 @@ from sqlalchemy.engine import make_url
 from patron import jsonfmt
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url`` with Patron's connection settings."""
+def make_engine(url: str, pool_size: int = 20, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with Patron's connection settings. On PostgreSQL the pool keeps
+    ``pool_size`` connections and opens no others: a pool that overflows under load closes
+    and reopens sessions all the time, which costs PostgreSQL more than the queries do."""
     kwargs.setdefault("json_serializer", jsonfmt.dumps)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -19,7 +21,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=0, **kwargs)
     raise ValueError(f"unsupported database {url!r}: use sqlite:/// or postgresql+psycopg://")
 
 

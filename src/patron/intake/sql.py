@@ -63,12 +63,12 @@ def insert_new(
             for name in names
         ]
         unnested = func.unnest(*arrays).table_valued(*names).render_derived()
-        insert = (
+        from_arrays = (
             postgresql.insert(table)
             .from_select(names, select(*[unnested.c[name] for name in names]))
             .on_conflict_do_nothing(index_elements=list(key))
         )
-        return [tuple(row) for row in connection.execute(insert.returning(*returning))]
+        return [tuple(row) for row in connection.execute(from_arrays.returning(*returning))]
     insert = insert_for(connection, table).on_conflict_do_nothing(index_elements=list(key))
     return [tuple(row) for row in connection.execute(insert.returning(*returning), list(rows))]
 

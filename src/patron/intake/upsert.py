@@ -8,7 +8,10 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Row, Table, select, update
 
+from patron.errors import ConflictError
 from patron.intake.sql import insert_for
+
+_ATTEMPTS = 3
 
 
 def upsert_row(
@@ -32,8 +35,9 @@ def upsert_row(
     replaces a customer's id) is seen: this write then finds no row by the old key.
     """
     row = locked_row(connection, table, key, shop_id, key_value)
-    if row is None:
-        insert = insert_for(connection, table).values(
+    insert = (
+        insert_for(connection, table)
+        .values(
             {
                 **(defaults or {}),
                 **values,
@@ -42,13 +46,20 @@ def upsert_row(
                 "updated_at": now,
             }
         )
-        created = connection.execute(
-            insert.on_conflict_do_nothing(index_elements=["shop_id", key.name]).returning(*table.c)
-        ).first()
+        .on_conflict_do_nothing(index_elements=["shop_id", key.name])
+        .returning(*table.c)
+    )
+    # The insert can meet the old version of a row whose key a concurrent write (an erasure)
+    # is changing: then neither the insert nor the read finds it, and the next attempt inserts.
+    for _attempt in range(_ATTEMPTS):
+        if row is not None:
+            break
+        created = connection.execute(insert).first()
         if created is not None:
             return True, created
         row = locked_row(connection, table, key, shop_id, key_value)
-        assert row is not None, "ON CONFLICT found a row that is not there"
+    if row is None:
+        raise ConflictError(f"{key_value!r} changed concurrently; retry the request", id=key_value)
     if refuse is not None:
         refuse(row)
     stored = row._mapping
