@@ -164,3 +164,12 @@ def test_customers_upsert_erase_and_page(api: Api) -> None:
     assert seen == [pseudonym, "C-1", "C-2", "C-3", "C-4"]
     bad = api.client.get("/v1/customers", params={"cursor": "zzz"}, headers=h)
     assert bad.status_code == 422 and bad.json()["error"]["details"]["field"] == "cursor"
+
+
+def test_timestamps_out_of_range_are_422_not_500(api: Api) -> None:
+    for placed_at in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"):
+        response = api.client.put(
+            "/v1/orders/SO-9", json={**ORDER, "placed_at": placed_at}, headers=api.headers()
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["details"]["field"] == "placed_at"

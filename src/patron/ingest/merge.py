@@ -7,9 +7,9 @@ transaction, so a rejected or killed run changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Index,
     MetaData,
+    Select,
     String,
     Table,
     and_,
@@ -99,11 +100,10 @@ def rows_of_refused(
 ) -> list[RowError]:
     """Staged rows of records another row of which was refused: storing them would store a
     partial order, with a wrong total."""
-    ordered = sorted(refused)
     errors: list[RowError] = []
-    for i in range(0, len(ordered), 10_000):
+    for chunk in _chunks(refused):
         found = connection.execute(
-            select(stage.c[ROW], stage.c[key]).where(stage.c[key].in_(ordered[i : i + 10_000]))
+            select(stage.c[ROW], stage.c[key]).where(stage.c[key].in_(chunk))
         ).all()
         errors += [
             RowError(
@@ -118,10 +118,28 @@ def rows_of_refused(
 
 
 def drop_rows(connection: Connection, stage: Table, rows: set[int]) -> None:
-    if rows:
-        ordered = sorted(rows)
-        for i in range(0, len(ordered), 10_000):
-            connection.execute(delete(stage).where(stage.c[ROW].in_(ordered[i : i + 10_000])))
+    for chunk in _chunks(rows):
+        connection.execute(delete(stage).where(stage.c[ROW].in_(chunk)))
+
+
+_T = TypeVar("_T", int, str)
+
+
+def _chunks(values: Iterable[_T]) -> Iterator[list[_T]]:
+    """Distinct values, sorted, in lists short enough for one IN (…) each."""
+    ordered = sorted(set(values))
+    for i in range(0, len(ordered), 10_000):
+        yield ordered[i : i + 10_000]
+
+
+# An INSERT … SELECT's row count is lost when the cursor closes (psycopg reports -1) unless kept.
+_ROWCOUNT = {"preserve_rowcount": True}
+
+
+def _has_rows(connection: Connection, table: Table, shop_id: int) -> bool:
+    """Whether the shop has any row in ``table`` (every business table is indexed by shop
+    first, so this is one index probe)."""
+    return bool(connection.execute(select(exists().where(table.c.shop_id == shop_id))).scalar())
 
 
 def upsert(
@@ -130,51 +148,57 @@ def upsert(
     source: Table,
     keys: Sequence[str],
     values: Sequence[str],
-    shop_id: int | None,
+    shop_id: int,
     fixed: dict[str, object] | None = None,
+    *,
+    keys_per_shop: bool = True,
 ) -> TableCounts:
-    """Insert new keys, update changed ones. ``source`` has the target's key and value columns
-    plus ``target_id`` and ``action``; ``fixed`` values are set on every row written."""
+    """Insert new keys, update changed ones. ``source`` is a work table: the target's key and
+    value columns plus ``target_id`` and ``action`` (``insert`` until matched); ``fixed`` values
+    are set on every row written. Keys are unique within the shop unless ``keys_per_shop`` is
+    false (a line's order and number): such keys are matched without the shop, which would
+    only make PostgreSQL add the shop's whole index to each lookup."""
     fixed = dict(fixed or {})
-    analyze(connection, source)
-    scope = [target.c.shop_id == shop_id] if shop_id is not None else []
-    match = select(target.c.id).where(*scope, *(target.c[k] == source.c[k] for k in keys))
-    connection.execute(update(source).values({TARGET_ID: match.scalar_subquery()}))
-    compared = [*values, *fixed]
-    differs = or_(
-        false(),
-        *(target.c[v].is_distinct_from(source.c[v]) for v in values),
-        *(target.c[k].is_distinct_from(literal(val)) for k, val in fixed.items()),
-    )
-    changed = exists().where(target.c.id == source.c[TARGET_ID], differs)
-    connection.execute(
-        update(source).values(
-            {
-                ACTION: case(
-                    (source.c[TARGET_ID].is_(None), "insert"), (changed, "update"), else_="same"
-                )
-            }
+    # Into a shop's empty table (its first load) every row is new: no matching, no updates.
+    matching = _has_rows(connection, target, shop_id)
+    if matching:
+        # Index lookups (correlated subqueries) rather than a join: PostgreSQL may estimate a
+        # table just written, or a shop missing from its statistics, at one row and then plan a
+        # join that scans the work table once per stored row.
+        scope = [target.c.shop_id == shop_id] if keys_per_shop else []
+        found = [*scope, *(target.c[k] == source.c[k] for k in keys)]
+        differs = or_(
+            false(),
+            *(target.c[v].is_distinct_from(source.c[v]) for v in values),
+            *(target.c[k].is_distinct_from(literal(val)) for k, val in fixed.items()),
         )
-    )
-    if shop_id is not None:
-        fixed["shop_id"] = shop_id
-    names = [*keys, *values]
-    rows = select(*(source.c[n] for n in names), *(literal(v) for v in fixed.values())).where(
-        source.c[ACTION] == "insert"
-    )
-    connection.execute(insert(target).from_select([*names, *fixed], rows))
-    if compared:
+        state = select(case((differs, "update"), else_="same")).where(*found)
         connection.execute(
-            update(target)
-            .where(target.c.id == source.c[TARGET_ID], source.c[ACTION] == "update")
-            .values(
+            update(source).values(
                 {
-                    **{v: source.c[v] for v in values},
-                    **{k: v for k, v in fixed.items() if k != "shop_id"},
+                    TARGET_ID: select(target.c.id).where(*found).scalar_subquery(),
+                    ACTION: func.coalesce(state.scalar_subquery(), "insert"),
                 }
             )
         )
-    return _action_counts(connection, source)
+        analyze(connection, source)
+    names = [*keys, *values]
+    rows = select(
+        *(source.c[n] for n in names), *(literal(v) for v in fixed.values()), literal(shop_id)
+    ).where(source.c[ACTION] == "insert")
+    inserted = connection.execute(
+        insert(target).from_select([*names, *fixed, "shop_id"], rows), execution_options=_ROWCOUNT
+    ).rowcount
+    if not matching:
+        return TableCounts(inserted=inserted)
+    counts = _action_counts(connection, source)
+    if counts.updated:
+        connection.execute(
+            update(target)
+            .where(target.c.id == source.c[TARGET_ID], source.c[ACTION] == "update")
+            .values({**{v: source.c[v] for v in values}, **fixed})
+        )
+    return counts
 
 
 def _action_counts(connection: Connection, source: Table) -> TableCounts:
@@ -183,28 +207,24 @@ def _action_counts(connection: Connection, source: Table) -> TableCounts:
     return TableCounts(counts.get("insert", 0), counts.get("update", 0), counts.get("same", 0))
 
 
-def _work_table(
-    connection: Connection, name: str, columns: list[Column[object]], index: Sequence[str] = ()
-) -> Table:
-    """A temporary table of rows to upsert; ``index`` names the columns other statements look
-    rows up by (without it such a lookup scans the whole table for every row)."""
+def _work_table(connection: Connection, name: str, columns: list[Column[object]]) -> Table:
+    """A temporary table of rows to upsert: every row is to be inserted until `upsert` matches
+    it with a stored one."""
     table = temp_table(
         MetaData(),
         name,
-        [*columns, Column(TARGET_ID, BigInteger), Column(ACTION, String(6))],
+        [
+            *columns,
+            Column(TARGET_ID, BigInteger),
+            Column(ACTION, String(6), nullable=False, server_default="insert"),
+        ],
     )
-    if index:
-        Index(f"ix_{name}", *(table.c[c] for c in index))
     create(connection, table)
     return table
 
 
 def _copy_columns(stage: Table, names: Sequence[str]) -> list[Column[object]]:
     return [Column(n, stage.c[n].type) for n in names]
-
-
-# An INSERT … SELECT's row count is lost when the cursor closes (psycopg reports -1) unless kept.
-_ROWCOUNT = {"preserve_rowcount": True}
 
 
 def create_stubs(
@@ -218,30 +238,36 @@ def create_stubs(
     """Customers and products referred to but not known yet become stubs; returns how many."""
     created: dict[str, int] = {}
     cond = where if where is not None else true()
+    # Each distinct key is looked up once, by index (files repeat a customer on many rows).
     if customers is not None:
-        known = exists().where(
-            t.customers.c.shop_id == shop_id, t.customers.c.external_id == customers
-        )
-        wanted = (
-            select(customers.label("external_id"), literal(shop_id), literal(True))
-            .where(cond, customers.is_not(None), ~known)
-            .group_by(customers)
+        found = (
+            select(customers.label("key")).where(cond, customers.is_not(None)).distinct().subquery()
         )
         result = connection.execute(
-            insert(t.customers).from_select(["external_id", "shop_id", "is_stub"], wanted),
+            insert(t.customers).from_select(
+                ["external_id", "shop_id", "is_stub"],
+                select(found.c.key, literal(shop_id), literal(True)).where(
+                    _customer_pk(shop_id, found.c.key).is_(None)
+                ),
+            ),
             execution_options=_ROWCOUNT,
         )
         created["customers"] = result.rowcount
     if products is not None:
-        known = exists().where(t.products.c.shop_id == shop_id, t.products.c.sku == products)
         title = func.max(titles) if titles is not None else null()
-        stubs = (
-            select(products.label("sku"), title, literal(shop_id), literal(True))
-            .where(cond, products.is_not(None), ~known)
+        found = (
+            select(products.label("key"), title.label("title"))
+            .where(cond, products.is_not(None))
             .group_by(products)
+            .subquery()
         )
         result = connection.execute(
-            insert(t.products).from_select(["sku", "title", "shop_id", "is_stub"], stubs),
+            insert(t.products).from_select(
+                ["sku", "title", "shop_id", "is_stub"],
+                select(found.c.key, found.c.title, literal(shop_id), literal(True)).where(
+                    _product_pk(shop_id, found.c.key).is_(None)
+                ),
+            ),
             execution_options=_ROWCOUNT,
         )
         created["products"] = result.rowcount
@@ -276,6 +302,29 @@ def _order_pk(shop_id: int, external: ColumnElement[str]) -> ColumnElement[int]:
         .correlate_except(t.orders)
         .scalar_subquery()
     )
+
+
+def _id_map(connection: Connection, name: str, rows: Select[tuple[str, int]]) -> Table:
+    """A temporary table of natural keys and their stored ids (``rows`` selects the pairs). Rows
+    take their ids by joining it: a join between temporary tables that have statistics, where a
+    join with a table just written may be planned blind on PostgreSQL."""
+    table = temp_table(
+        MetaData(), name, [Column("key", String, primary_key=True), Column("id", BigInteger)]
+    )
+    create(connection, table)
+    connection.execute(insert(table).from_select(["key", "id"], rows))
+    analyze(connection, table)
+    return table
+
+
+def _looked_up(
+    keys: ColumnElement[str],
+    where: ColumnElement[bool],
+    pk: Callable[[ColumnElement[str]], ColumnElement[int]],
+) -> Select[tuple[str, int]]:
+    """Each distinct value of ``keys`` with its stored id: one index lookup per key, not per row."""
+    found = select(keys.label("key")).where(where, keys.is_not(None)).distinct().subquery()
+    return select(found.c.key, pk(found.c.key))
 
 
 def _dedupe(connection: Connection, stage: Table, key: Sequence[str]) -> None:
@@ -466,8 +515,20 @@ def merge_orders(
         [Column(c, header.selected_columns[c].type) for c in cols]
         + [Column("customer_id", BigInteger)],
     )
-    connection.execute(insert(work).from_select(cols, header))
-    connection.execute(update(work).values(customer_id=_customer_pk(shop_id, work.c.customer_ext)))
+    customer_ids = _id_map(
+        connection,
+        "customer_ids",
+        _looked_up(s.customer_id, sale, lambda key: _customer_pk(shop_id, key)),
+    )
+    headers = header.subquery()
+    connection.execute(
+        insert(work).from_select(
+            [*cols, "customer_id"],
+            select(headers, customer_ids.c.id).select_from(
+                headers.outerjoin(customer_ids, customer_ids.c.key == headers.c.customer_ext)
+            ),
+        )
+    )
     values = [
         "customer_id",
         *(
@@ -476,59 +537,91 @@ def merge_orders(
             if c not in ("external_id", "customer_ext", "refund_amount", "refunded_at")
         ),
     ]
-    result.tables["orders"] = upsert(connection, t.orders, work, ["external_id"], values, shop_id)
+    orders_stored = _has_rows(connection, t.orders, shop_id)
+    order_counts = upsert(connection, t.orders, work, ["external_id"], values, shop_id)
 
+    # The stored ids of the file's orders. When the shop had none before, the file's orders are
+    # all it has: one scan finds them.
+    o = t.orders
+    order_ids = _id_map(
+        connection,
+        "order_ids",
+        select(
+            work.c.external_id,
+            func.coalesce(work.c[TARGET_ID], _order_pk(shop_id, work.c.external_id)),
+        )
+        if orders_stored
+        else select(o.c.external_id, o.c.id).where(o.c.shop_id == shop_id),
+    )
+    product_ids = _id_map(
+        connection,
+        "product_ids",
+        _looked_up(s.sku, sale, lambda key: _product_pk(shop_id, key)),
+    )
     # Lines: numbered by the file's order within each order unless the file numbers them.
     position = func.row_number().over(partition_by=s.order_id, order_by=s[ROW])
-    lines = select(
-        _order_pk(shop_id, s.order_id).label("order_id"),
-        func.coalesce(s.line_no, position).label("line_no"),
-        _product_pk(shop_id, s.sku).label("product_id"),
-        s.quantity,
-        func.coalesce(
-            s.unit_price, func.coalesce(s.line_total, 0) / func.nullif(s.quantity, 0), 0
-        ).label("unit_price_minor"),
-        func.coalesce(s.line_total, 0).label("line_total_minor"),
-    ).where(sale, s.sku.is_not(None))
-    line_cols = [c.name for c in lines.selected_columns]
-    work_lines = _work_table(
-        connection,
-        "work_lines",
-        [Column(c, BigInteger) for c in line_cols],
-        index=["order_id", "line_no"],
+    lines = (
+        select(
+            order_ids.c.id.label("order_id"),
+            func.coalesce(s.line_no, position).label("line_no"),
+            product_ids.c.id.label("product_id"),
+            s.quantity,
+            func.coalesce(
+                s.unit_price, func.coalesce(s.line_total, 0) / func.nullif(s.quantity, 0), 0
+            ).label("unit_price_minor"),
+            func.coalesce(s.line_total, 0).label("line_total_minor"),
+        )
+        .select_from(
+            stage.outerjoin(order_ids, order_ids.c.key == s.order_id).outerjoin(
+                product_ids, product_ids.c.key == s.sku
+            )
+        )
+        .where(sale, s.sku.is_not(None))
     )
+    line_cols = [c.name for c in lines.selected_columns]
+    work_lines = _work_table(connection, "work_lines", [Column(c, BigInteger) for c in line_cols])
     connection.execute(insert(work_lines).from_select(line_cols, lines))
+    lines_stored = _has_rows(connection, t.order_lines, shop_id)
     line_counts = upsert(
         connection,
         t.order_lines,
         work_lines,
         ["order_id", "line_no"],
         ["product_id", "quantity", "unit_price_minor", "line_total_minor"],
-        None,
-        {"shop_id": shop_id},
+        shop_id,
+        keys_per_shop=False,
     )
     wl = work_lines.c
-    gone = ~exists().where(
-        wl.order_id == t.order_lines.c.order_id, wl.line_no == t.order_lines.c.line_no
-    )
-    losing = select(t.order_lines.c.order_id).where(
-        t.order_lines.c.order_id.in_(select(wl.order_id)), gone
-    )
-    # An order whose lines changed is an updated order even if its header is the same.
-    touched = or_(
-        work.c[TARGET_ID].in_(select(wl.order_id).where(wl[ACTION] != "same")),
-        work.c[TARGET_ID].in_(losing),
-    )
-    connection.execute(
-        update(work).where(work.c[ACTION] == "same", touched).values({ACTION: "update"})
-    )
-    deleted = connection.execute(
-        delete(t.order_lines).where(t.order_lines.c.order_id.in_(select(wl.order_id)), gone)
-    ).rowcount
+    # Stored lines of the file's orders that the file no longer has are deleted.
+    lost: list[int] = []
+    if lines_stored:
+        Index("ix_work_lines_key", wl.order_id, wl.line_no).create(connection)
+        gone = ~exists().where(
+            wl.order_id == t.order_lines.c.order_id, wl.line_no == t.order_lines.c.line_no
+        )
+        lost = list(
+            connection.execute(
+                delete(t.order_lines)
+                .where(t.order_lines.c.order_id.in_(select(wl.order_id)), gone)
+                .returning(t.order_lines.c.order_id)
+            ).scalars()
+        )
+    if order_counts.unchanged:
+        # An order whose lines changed is an updated order even if its header is the same.
+        same = work.c[ACTION] == "same"
+        changed = select(wl.order_id).where(wl[ACTION] != "same")
+        connection.execute(
+            update(work).where(same, work.c[TARGET_ID].in_(changed)).values({ACTION: "update"})
+        )
+        for chunk in _chunks(lost):
+            connection.execute(
+                update(work).where(same, work.c[TARGET_ID].in_(chunk)).values({ACTION: "update"})
+            )
+        order_counts = _action_counts(connection, work)
+    result.tables["orders"] = order_counts
     result.tables["order_lines"] = TableCounts(
-        line_counts.inserted, line_counts.updated + deleted, line_counts.unchanged
+        line_counts.inserted, line_counts.updated + len(lost), line_counts.unchanged
     )
-    result.tables["orders"] = _action_counts(connection, work)
 
     # Whole-order refunds carried by the order export (Shopify, Taobao).
     w = work.c

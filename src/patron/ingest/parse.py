@@ -180,6 +180,19 @@ def parse_json_object(f: Field, raw: pa.Array) -> tuple[pa.Array, list[Refusal]]
     return parsed, _refused(f.name, raw, parsed, "expected a JSON object")
 
 
+ARROW_TYPES: dict[Kind, pa.DataType] = {
+    Kind.TEXT: pa.string(),
+    Kind.INTEGER: pa.int64(),
+    Kind.MONEY: pa.int64(),
+    Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    Kind.DATE: pa.date32(),
+    Kind.BOOLEAN: pa.bool_(),
+    Kind.CURRENCY: pa.string(),
+    Kind.CHOICE: pa.string(),
+    Kind.JSON: pa.string(),
+}
+"""The type each kind parses to."""
+
 Parser = Callable[[Field, pa.Array], tuple[pa.Array, list[Refusal]]]
 
 SIMPLE_PARSERS: dict[Kind, Parser] = {

@@ -117,14 +117,25 @@ def _executemany(connection: Connection, table: Table, batch: pa.Table) -> None:
         for column in batch.slice(start, _EXECUTEMANY_ROWS).columns:
             values = column.combine_chunks()
             if pa.types.is_timestamp(values.type):
-                values = pc.strftime(values, format="%Y-%m-%d %H:%M:%S")
+                values = _utc_text(values)
             elif pa.types.is_date(values.type):
                 values = values.cast(pa.string())
             lists.append(values.to_pylist())
         connection.exec_driver_sql(sql, list(zip(*lists, strict=True)))
 
 
+def _utc_text(values: pa.Array) -> pa.Array:
+    """UTC timestamps as text without a zone (`2024-05-01 08:30:00.000000`). Arrow writes a
+    column that carries a time zone twenty times slower than the same values without one."""
+    return pc.cast(values.cast(pa.timestamp(values.type.unit)), pa.string())
+
+
 def _copy(connection: Connection, table: Table, batch: pa.Table) -> None:
+    for i, column in enumerate(batch.columns):
+        if pa.types.is_timestamp(column.type):
+            # "Z": PostgreSQL reads a time without a zone in the session's time zone.
+            utc = pc.binary_join_element_wise(_utc_text(column.combine_chunks()), "Z", "")
+            batch = batch.set_column(i, batch.field(i).with_type(pa.string()), utc)
     buffer = io.BytesIO()
     pacsv.write_csv(batch, buffer, write_options=pacsv.WriteOptions(include_header=False))
     names = ", ".join(f'"{n}"' for n in batch.column_names)

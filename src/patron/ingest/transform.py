@@ -174,6 +174,8 @@ def _defaults(context: Context, text: dict[str, pa.Array], n: int) -> None:
 def _parse(
     f: Field, raw: pa.Array, typed: dict[str, pa.Array], context: Context, profile: Profile
 ) -> tuple[pa.Array, list[parse.Refusal]]:
+    if raw.null_count == len(raw):  # a column the file does not have: nothing to parse
+        return pa.nulls(len(raw), parse.ARROW_TYPES[f.kind]), []
     timezone = profile.timezone or context.timezone
     if f.kind is Kind.MONEY:
         currency = typed.get("currency", pa.nulls(len(raw), pa.string()))

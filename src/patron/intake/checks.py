@@ -5,7 +5,7 @@ the database never sees a value it would refuse."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column
@@ -44,11 +44,25 @@ def key(value: str, column: Column[Any], field: str) -> str:
 
 
 def aware(value: datetime | None, field: str) -> datetime | None:
-    if value is not None and value.utcoffset() is None:
+    """A timestamp with an offset, within the years 1900–2199 (beyond them it is a typo, and
+    the earliest ones do not even convert to UTC)."""
+    if value is None:
+        return None
+    if value.utcoffset() is None:
         raise InputError(
             f"{field} needs a time zone offset (e.g. 2026-11-23T12:00:00Z)", field=field
         )
+    if not _EARLIEST <= value <= _LATEST:
+        raise InputError(
+            f"{field} must be between {_EARLIEST:%Y-%m-%d} and {_LATEST:%Y-%m-%d}",
+            field=field,
+            value=value.isoformat(),
+        )
     return value
+
+
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2199, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 def amount(value: int | None, field: str, minimum: int = 0) -> int | None:

@@ -1,7 +1,7 @@
 """API access: keys, idempotency records, the audit log; change times and erasure on records
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-29 14:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import patron.db.types
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
