@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from patron.api.context import IdempotencyKey, Writer, respond, services, write_context
 from patron.api.schemas import ERRORS, written
+from patron.ingest.model import EventType
 from patron.intake.model import EventInput
 from patron.intake.rules import MAX_EVENTS
 
 router = APIRouter(tags=["events"], responses=ERRORS)
-
-EventType = Literal[
-    "visit",
-    "view",
-    "search",
-    "favorite",
-    "cart_add",
-    "cart_remove",
-    "checkout_start",
-    "inquiry",
-    "review",
-    "share",
-    "sign_in",
-]
 
 
 class EventIn(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from patron.api.context import IdempotencyKey, Reader, Writer, respond, services, write_context
 from patron.api.schemas import CURRENCY, ERRORS, Cursor, Limit, UpdatedSince, written
+from patron.ingest.model import OrderStatus
 from patron.intake.model import (
     OrderInput,
     OrderLineInput,
@@ -26,7 +27,7 @@ router = APIRouter(tags=["orders"], responses=ERRORS)
 OrderId = Annotated[
     str, Path(min_length=1, max_length=128, description="The order number in the shop.")
 ]
-Status = Literal["pending", "paid", "shipped", "completed", "cancelled", "refunded"]
+Status = OrderStatus
 Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT, description="Minor units (fen, cents).")]
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
 
