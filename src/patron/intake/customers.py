@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Row, delete, or_, update
 from patron.db import tables as t
 from patron.db.shops import Shop
 from patron.errors import ConflictError, InputError
+from patron.ingest.merge import CUSTOMER_VALUES
 from patron.intake import checks
 from patron.intake.model import CustomerInput, Outcome
 from patron.intake.render import day, iso
@@ -19,22 +20,8 @@ from patron.intake.sql import not_found
 from patron.intake.upsert import locked_row, upsert_row
 
 c = t.customers.c
-FIELDS = (
-    "name",
-    "email",
-    "phone",
-    "gender",
-    "birth_date",
-    "region",
-    "city",
-    "city_tier",
-    "signup_at",
-    "acquisition_channel",
-    "consent_email",
-    "consent_sms",
-    "consent_push",
-    "attributes",
-)
+# The columns a customer record sets: the same ones file ingestion merges.
+FIELDS = CUSTOMER_VALUES
 _TEXT = ("name", "email", "phone", "region", "city", "acquisition_channel")
 
 # Erasure wipes what identifies a person, and free-form attributes, which may; it keeps what

@@ -30,7 +30,7 @@ from patron.intake.model import (
     StatusChange,
 )
 from patron.intake.sql import get_row, list_table, shop_by_id
-from patron.pagination import Page
+from patron.pagination import DEFAULT_LIMIT, Page
 
 Work = Callable[[Connection, Shop, datetime], Outcome]
 ToJson = Callable[[Row[Any]], dict[str, Any]]
@@ -71,7 +71,7 @@ class IntakeService:
         *,
         updated_since: datetime | None = None,
         cursor: str | None = None,
-        limit: int = 100,
+        limit: int = DEFAULT_LIMIT,
     ) -> Page[dict[str, Any]]:
         return self._list(t.customers, customers.to_json, shop_id, updated_since, cursor, limit)
 
@@ -92,7 +92,7 @@ class IntakeService:
         *,
         updated_since: datetime | None = None,
         cursor: str | None = None,
-        limit: int = 100,
+        limit: int = DEFAULT_LIMIT,
     ) -> Page[dict[str, Any]]:
         return self._list(t.products, products.to_json, shop_id, updated_since, cursor, limit)
 
@@ -130,7 +130,7 @@ class IntakeService:
         status: str | None = None,
         updated_since: datetime | None = None,
         cursor: str | None = None,
-        limit: int = 100,
+        limit: int = DEFAULT_LIMIT,
     ) -> Page[dict[str, Any]]:
         with reader(self.engine).connect() as connection:
             return orders.list_page(
