@@ -173,3 +173,11 @@ def test_timestamps_out_of_range_are_422_not_500(api: Api) -> None:
         )
         assert response.status_code == 422, response.text
         assert response.json()["error"]["details"]["field"] == "placed_at"
+
+
+def test_lookups_with_a_nul_character_are_422_not_500(api: Api) -> None:
+    h = api.headers()
+    for path in ("/v1/orders?customer_id=%00", "/v1/orders/%00", "/v1/customers/a%00b"):
+        response = api.client.get(path, headers=h)
+        assert response.status_code == 422, (path, response.text)
+        assert "NUL" in response.json()["error"]["message"]

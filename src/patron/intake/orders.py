@@ -108,6 +108,7 @@ def change_status(
 
 
 def get(connection: Connection, shop_id: int, external_id: str) -> dict[str, Any]:
+    checks.text(external_id, o.external_id, "id")
     row = connection.execute(headers(shop_id).where(o.external_id == external_id)).first()
     if row is None:
         raise not_found("order", external_id)
@@ -127,7 +128,7 @@ def list_page(
     """A page of the shop's orders in id order, of one customer (external id) and in one status
     when asked; lines and refunds are loaded for the whole page at once."""
     query = headers(shop_id)
-    if customer_id is not None:
+    if checks.text(customer_id, t.customers.c.external_id, "customer_id") is not None:
         query = query.where(t.customers.c.external_id == customer_id)
     if checks.choice(status, STATUSES, "status") is not None:
         query = query.where(o.status == status)

@@ -90,6 +90,7 @@ def get_row(
     connection: Connection, table: Table, key: Column[str], shop_id: int, value: str, kind: str
 ) -> Row[Any]:
     """The row of a natural key in the shop; NotFoundError naming the ``kind`` of object."""
+    checks.text(value, key, "id")
     row = connection.execute(select(table).where(table.c.shop_id == shop_id, key == value)).first()
     if row is None:
         raise not_found(kind, value)
