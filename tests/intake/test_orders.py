@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from intake.support import LINES, PAID, PLACED, count, order_input, rows
+from intake.support import LINES, NOW, PAID, PLACED, count, order_input, rows
 from patron.access.guard import WriteContext
 from patron.clock import FixedClock
 from patron.core import Patron
 from patron.db import tables as t
 from patron.errors import ConflictError, InputError, NotFoundError
+from patron.intake import new_order
 from patron.intake.model import OrderLineInput, RefundInput, RefundLineInput
 from patron.intake.service import IntakeService
 
@@ -96,6 +97,33 @@ def test_unknown_customer_and_products_become_stubs(
         (None, True),
         (None, True),
     ]
+
+
+def test_an_order_of_known_customer_and_products_stores_the_same(
+    patron: Patron, service: IntakeService, ctx: WriteContext
+) -> None:
+    """On PostgreSQL such an order takes one statement (patron.intake.new_order); the answer
+    and the rows are those of the general path, which made the stubs for O-1. A repeated SKU
+    is two lines."""
+    service.upsert_order(ctx, "O-1", order_input())
+    lines = (*LINES, OrderLineInput("PEN", 1, 1111))
+    second = service.upsert_order(ctx, "O-2", order_input(lines=lines))
+    assert (second.status, second.body) == (
+        201,
+        {
+            **ORDER_JSON,
+            "id": "O-2",
+            "subtotal_minor": 5394,
+            "total_minor": 5694,
+            "item_count": 7,
+            "lines": [*ORDER_JSON["lines"], line(4, "PEN", 1, 1111, 1111)],
+        },
+    )
+    assert service.get_order(ctx.shop_id, "O-2") == second.body
+    assert (count(patron, t.customers), count(patron, t.products)) == (1, 3)
+    same = ("customer_id", "placed_at", "paid_at", "status", "currency", "channel", "updated_at")
+    first, again = rows(patron, t.orders, *same)
+    assert first == again
 
 
 def test_defaults_of_a_minimal_order(service: IntakeService, ctx: WriteContext) -> None:
@@ -335,3 +363,48 @@ def test_refunded_lines_may_change_within_their_refunds(
         (2, 2, 450),
         (1, 0, 0),
     ]
+
+
+def test_the_one_statement_insert_inserts_only_what_it_can_complete(
+    patron: Patron, service: IntakeService, ctx: WriteContext
+) -> None:
+    """patron.intake.new_order (PostgreSQL) inserts nothing when the order exists, or when its
+    customer or one of its SKUs is not stored; otherwise the order and all its lines."""
+    if patron.engine.dialect.name != "postgresql":
+        pytest.skip("the one-statement insert is PostgreSQL's")
+    service.upsert_order(ctx, "O-1", order_input())
+    header = {
+        "placed_at": PLACED,
+        "paid_at": None,
+        "status": "pending",
+        "currency": "CNY",
+        "subtotal_minor": 1111,
+        "discount_minor": 0,
+        "shipping_minor": 0,
+        "total_minor": 1111,
+        "item_count": 1,
+        "channel": None,
+        "coupon_codes": None,
+    }
+
+    def attempt(order: str, customer: str, *skus: str) -> Any:
+        lines = [OrderLineInput(sku, 1, 1111) for sku in skus]
+        with patron.engine.begin() as connection:
+            return new_order.insert(
+                connection, ctx.shop_id, order, customer, header, lines, [1111] * len(lines), NOW
+            )
+
+    assert attempt("O-1", "C-1", "PEN") is None
+    assert attempt("O-2", "C-2", "PEN") is None
+    assert attempt("O-2", "C-1", "PEN", "NEW") is None
+    assert count(patron, t.orders) == 1
+    made = attempt("O-2", "C-1", "PEN", "INK")
+    assert made is not None
+    order_id, customer, products = made
+    assert rows(patron, t.orders, "id", "external_id")[1] == (order_id, "O-2")
+    assert customer == rows(patron, t.customers, "id")[0][0]
+    assert service.get_order(ctx.shop_id, "O-2")["lines"] == [
+        line(1, "PEN", 1, 1111, 1111),
+        line(2, "INK", 1, 1111, 1111),
+    ]
+    assert len(products) == 2 and products[0] != products[1]

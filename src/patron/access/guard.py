@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from patron.clock import Clock
@@ -78,17 +78,18 @@ def run_guarded(
                 if stale:
                     connection.execute(_delete_key(ctx))
                 connection.execute(
-                    insert(idempotency_keys).values(
-                        shop_id=ctx.shop_id,
-                        key=key,
-                        route=ctx.route,
-                        request_hash=ctx.request_hash or "",
-                        status_code=recorded.status,
-                        response=recorded.body,
-                        created_at=now,
-                    )
+                    _REMEMBER,
+                    {
+                        "shop_id": ctx.shop_id,
+                        "key": key,
+                        "route": ctx.route,
+                        "request_hash": ctx.request_hash or "",
+                        "status_code": recorded.status,
+                        "response": recorded.body,
+                        "created_at": now,
+                    },
                 )
-            connection.execute(_audit(ctx, recorded.status, None, recorded.target, now))
+            _audit(connection, ctx, recorded.status, None, recorded.target, now)
     except IntegrityError:
         if key is None:
             raise
@@ -111,7 +112,7 @@ def record_failure(
 ) -> None:
     """Audit a write that was refused; its own transaction, since the write's was rolled back."""
     with engine.begin() as connection:
-        connection.execute(_audit(ctx, status, str(error_code), target, clock.now()))
+        _audit(connection, ctx, status, str(error_code), target, clock.now())
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +123,17 @@ class _Stored:
     body: dict[str, Any]
 
 
+# Statements of every write, built once: their compiled form is then cached for good.
+_k = idempotency_keys.c
+_REMEMBER = insert(idempotency_keys)
+_RECALL = select(_k.request_hash, _k.route, _k.status_code, _k.response, _k.created_at).where(
+    _k.shop_id == bindparam("shop_id"), _k.key == bindparam("key")
+)
+_AUDIT = insert(audit_log)
+
+
 def _stored(connection: Connection, ctx: WriteContext) -> tuple[_Stored, datetime] | None:
-    k = idempotency_keys.c
-    row = connection.execute(
-        select(k.request_hash, k.route, k.status_code, k.response, k.created_at).where(
-            k.shop_id == ctx.shop_id, k.key == ctx.idempotency_key
-        )
-    ).first()
+    row = connection.execute(_RECALL, {"shop_id": ctx.shop_id, "key": ctx.idempotency_key}).first()
     if row is None:
         return None
     return _Stored(row.request_hash, row.route, row.status_code, row.response), row.created_at
@@ -152,15 +157,23 @@ def _delete_key(ctx: WriteContext) -> Any:
 
 
 def _audit(
-    ctx: WriteContext, status: int, error_code: str | None, target: str | None, at: datetime
-) -> Any:
-    return insert(audit_log).values(
-        shop_id=ctx.shop_id,
-        api_key_id=ctx.api_key_id,
-        method=ctx.method,
-        route=ctx.route[:200],
-        target=target[:300] if target else None,
-        status_code=status,
-        error_code=error_code,
-        at=at,
+    connection: Connection,
+    ctx: WriteContext,
+    status: int,
+    error_code: str | None,
+    target: str | None,
+    at: datetime,
+) -> None:
+    connection.execute(
+        _AUDIT,
+        {
+            "shop_id": ctx.shop_id,
+            "api_key_id": ctx.api_key_id,
+            "method": ctx.method,
+            "route": ctx.route[:200],
+            "target": target[:300] if target else None,
+            "status_code": status,
+            "error_code": error_code,
+            "at": at,
+        },
     )

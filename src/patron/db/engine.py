@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 from patron import jsonfmt
@@ -21,8 +22,37 @@ def make_engine(url: str, pool_size: int = 20, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=0, **kwargs)
+        engine = create_engine(url, pool_size=pool_size, max_overflow=0, **kwargs)
+        _ping_when_idle(engine)
+        return engine
     raise ValueError(f"unsupported database {url!r}: use sqlite:/// or postgresql+psycopg://")
+
+
+IDLE_PING_SECONDS = 10.0
+"""A pooled connection unused for longer is tested before use; a busy one is not."""
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Test a connection on checkout when it sat idle in the pool: a database restarted meanwhile
+    left it dead, and the pool then replaces it. Pinging on every checkout (``pool_pre_ping``)
+    costs a round trip per request; under load connections are never idle that long, and should
+    the database restart during load, the statement that meets the dead connection fails and the
+    pool replaces all its connections (SQLAlchemy's disconnect handling)."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and checks out another (up to three times).
+            raise exc.DisconnectionError() from error
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -19,7 +19,7 @@ from patron.db import tables as t
 from patron.db.shops import Shop
 from patron.errors import ConflictError, InputError
 from patron.ingest.model import OrderStatus
-from patron.intake import checks, stubs
+from patron.intake import checks, new_order, stubs
 from patron.intake.model import OrderInput, OrderLineInput, Outcome, StatusChange
 from patron.intake.order_state import (
     HEADER,
@@ -53,36 +53,47 @@ def upsert(
     """
     checks.key(external_id, o.external_id, "id")
     given = _given(data)
+    totals = [_line_total(x) for x in data.lines]
+    refused: InputError | None = None
+    try:
+        fresh = _effective({**_defaults(shop), **given}, data, totals)
+    except InputError as error:
+        # Not valid as a new order (its defaults), but it may be as a change of a stored one.
+        refused = error
+    else:
+        if connection.dialect.name == "postgresql":
+            made = new_order.insert(
+                connection, shop.id, external_id, data.customer_id, fresh, data.lines, totals, now
+            )
+            if made is not None:
+                order_id, customer, products = made
+                lines = _lines(data, products, totals)
+                return _created(order_id, external_id, data, fresh, customer, lines, now)
     titles: dict[str, str | None] = {}
     for item in data.lines:
         titles.setdefault(item.sku, item.title)
     ids = stubs.resolve(connection, shop.id, [data.customer_id], titles, now)
     customer = ids.customers[data.customer_id]
-    lines = tuple(
-        Line(n, x.sku, ids.products[x.sku], x.quantity, x.unit_price_minor, _line_total(x))
-        for n, x in enumerate(data.lines, 1)
-    )
-    refused: InputError | None = None
-    try:
-        fresh = _effective({**_defaults(shop), **given, "customer_id": customer}, lines, data)
-    except InputError as error:
-        # Not valid as a new order (its defaults), but it may be as a change of a stored one.
-        refused = error
-    else:
-        row = {**fresh, "shop_id": shop.id, "external_id": external_id, "updated_at": now}
+    lines = _lines(data, [ids.products[x.sku] for x in data.lines], totals)
+    if refused is None:
+        row = {
+            **fresh,
+            "customer_id": customer,
+            "shop_id": shop.id,
+            "external_id": external_id,
+            "updated_at": now,
+        }
         inserted = insert_new(connection, t.orders, ["shop_id", "external_id"], [row], [o.id])
         if inserted:
             order_id = inserted[0][0]
             connection.execute(insert(t.order_lines), _line_rows(shop.id, order_id, lines))
-            header = {**fresh, "updated_at": now}
-            order = StoredOrder(order_id, external_id, data.customer_id, header, lines, ())
-            return Outcome(True, order.to_json())
+            return _created(order_id, external_id, data, fresh, customer, lines, now)
     stored = locked(connection, shop.id, external_id)
     if stored is None:
         assert refused is not None, "ON CONFLICT found an order that is not there"
         raise refused
     base = {k: stored.header[k] for k in HEADER}
-    header = _effective({**base, **given, "customer_id": customer}, lines, data)
+    header = _effective({**base, **given, "customer_id": customer}, data, totals)
     order = _update(connection, shop.id, stored, header, lines, now)
     return Outcome(False, replace(order, customer=data.customer_id).to_json())
 
@@ -289,9 +300,10 @@ def _defaults(shop: Shop) -> dict[str, Any]:
     }
 
 
-def _effective(header: dict[str, Any], lines: Sequence[Line], data: OrderInput) -> dict[str, Any]:
-    """The header with its amounts derived from the lines, checked as a whole."""
-    subtotal = sum(x.line_total_minor for x in lines)
+def _effective(header: dict[str, Any], data: OrderInput, totals: Sequence[int]) -> dict[str, Any]:
+    """The header with its amounts derived from the lines (``totals``: each line's total),
+    checked as a whole."""
+    subtotal = sum(totals)
     total = data.total_minor
     if total is None:
         total = subtotal - header["discount_minor"] + header["shipping_minor"]
@@ -309,7 +321,7 @@ def _effective(header: dict[str, Any], lines: Sequence[Line], data: OrderInput) 
         **header,
         "subtotal_minor": subtotal,
         "total_minor": total,
-        "item_count": sum(x.quantity for x in lines),
+        "item_count": sum(x.quantity for x in data.lines),
     }
 
 
@@ -326,6 +338,28 @@ def _line_total(item: OrderLineInput) -> int:
     if item.line_total_minor is not None:
         return item.line_total_minor
     return item.quantity * item.unit_price_minor
+
+
+def _created(
+    order_id: int,
+    external_id: str,
+    data: OrderInput,
+    fresh: dict[str, Any],
+    customer: int,
+    lines: tuple[Line, ...],
+    now: datetime,
+) -> Outcome:
+    header = {**fresh, "customer_id": customer, "updated_at": now}
+    order = StoredOrder(order_id, external_id, data.customer_id, header, lines, ())
+    return Outcome(True, order.to_json())
+
+
+def _lines(data: OrderInput, products: Sequence[int], totals: Sequence[int]) -> tuple[Line, ...]:
+    """The input's lines, numbered from 1, with the row ids of their products."""
+    return tuple(
+        Line(n, x.sku, product, x.quantity, x.unit_price_minor, total)
+        for n, (x, product, total) in enumerate(zip(data.lines, products, totals, strict=True), 1)
+    )
 
 
 def _content(line: Line) -> tuple[int, int, int, int]:
