@@ -131,3 +131,44 @@ def test_0002_drops_the_shop_keys_of_child_rows_and_back_keeping_every_row(
         assert all(_references_shops(engine, n) for n in _SHOP_CHILDREN)
     finally:
         engine.dispose()
+
+
+def test_0004_drops_the_keys_of_events_and_back_keeping_every_row(database_url: str) -> None:
+    engine = make_engine(database_url)
+    at = datetime(2026, 11, 23, tzinfo=UTC)
+    try:
+        migrate.upgrade(engine, "0003")
+        with engine.begin() as connection:
+            shop = connection.execute(
+                insert(t.shops).values(name="s", timezone="UTC", currency="CNY", created_at=at)
+            ).inserted_primary_key[0]
+            customer = connection.execute(
+                insert(t.customers).values(shop_id=shop, external_id="c", is_stub=True)
+            ).inserted_primary_key[0]
+            product = connection.execute(
+                insert(t.products).values(shop_id=shop, sku="p", is_stub=True)
+            ).inserted_primary_key[0]
+            connection.execute(
+                insert(t.events).values(
+                    shop_id=shop,
+                    event_key="e",
+                    event_type="view",
+                    customer_id=customer,
+                    product_id=product,
+                    occurred_at=at,
+                )
+            )
+
+        def state() -> tuple[int, list[str]]:
+            with engine.connect() as connection:
+                stored = connection.execute(select(func.count()).select_from(t.events))
+                count = stored.scalar_one()
+            keys = sorted(fk["referred_table"] for fk in inspect(engine).get_foreign_keys("events"))
+            return count, keys
+
+        assert migrate.upgrade(engine, "0004") == "0004"
+        assert state() == (1, [])
+        assert migrate.downgrade(engine, "0003") == "0003"
+        assert state() == (1, ["customers", "products", "shops"])
+    finally:
+        engine.dispose()

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from patron.access.guard import Recorded, WriteContext, request_hash
 from patron.access.model import Principal, Scope
@@ -92,8 +93,9 @@ Admin = Annotated[Principal, require(Scope.ADMIN)]
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 
-def write_context(request: Request, body: bytes = b"") -> WriteContext | None:
-    """The context of a write by the authenticated caller; None before authentication."""
+def write_context(request: Request, body: BaseModel | None = None) -> WriteContext | None:
+    """The context of a write by the authenticated caller; None before authentication. With an
+    Idempotency-Key, the request's hash covers its body as validated (canonical JSON)."""
     caller: Principal | None = getattr(request.state, "principal", None)
     if caller is None or request.method not in WRITE_METHODS:
         return None
@@ -105,9 +107,15 @@ def write_context(request: Request, body: bytes = b"") -> WriteContext | None:
         route=request.url.path,
         idempotency_key=key,
         request_hash=(
-            request_hash(request.method, request.url.path, body) if key is not None else None
+            request_hash(request.method, request.url.path, _canonical(body))
+            if key is not None
+            else None
         ),
     )
+
+
+def _canonical(body: BaseModel | None) -> bytes:
+    return body.model_dump_json().encode() if body is not None else b""
 
 
 def respond(recorded: Recorded) -> JSONResponse:

@@ -170,12 +170,14 @@ events = Table(
     "events",
     metadata,
     Column("id", Id, primary_key=True),
-    _shop_id(),
+    # No foreign keys (migration 0004): the insert resolves customer and product inside the
+    # shop, and neither is ever deleted; checking each row again cost 45 % of storing a batch.
+    Column("shop_id", Id, nullable=False),
     # The event id of the source, or a digest of the event's content when the source has none.
     Column("event_key", String(64), nullable=False),
     Column("event_type", String(20), nullable=False),
-    Column("customer_id", Id, ForeignKey("customers.id")),
-    Column("product_id", Id, ForeignKey("products.id")),
+    Column("customer_id", Id),
+    Column("product_id", Id),
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("session_id", String(128)),
     Column("query", String(500)),

@@ -91,7 +91,7 @@ def put_customer(
         **body.model_dump(exclude_unset=True, exclude_none=True),
         cleared=cleared_fields(body),
     )
-    ctx = write_context(request, body.model_dump_json().encode())
+    ctx = write_context(request, body)
     assert ctx is not None
     return respond(services(request).intake.upsert_customer(ctx, external_id, data))
 

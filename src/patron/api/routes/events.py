@@ -55,7 +55,18 @@ def post_events(
     _key: IdempotencyKey,
     _caller: Writer,
 ) -> JSONResponse:
-    ctx = write_context(request, body.model_dump_json().encode())
+    ctx = write_context(request, body)
     assert ctx is not None
-    events = [EventInput(**event.model_dump()) for event in body.events]
+    events = [
+        EventInput(
+            type=x.type,
+            occurred_at=x.occurred_at,
+            event_id=x.event_id,
+            customer_id=x.customer_id,
+            sku=x.sku,
+            session_id=x.session_id,
+            query=x.query,
+        )
+        for x in body.events
+    ]
     return respond(services(request).intake.record_events(ctx, events))

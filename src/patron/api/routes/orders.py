@@ -158,7 +158,7 @@ def put_order(
 ) -> JSONResponse:
     fields = body.model_dump(exclude_none=True, exclude={"lines"})
     data = OrderInput(**fields, lines=[OrderLineInput(**line.model_dump()) for line in body.lines])
-    ctx = write_context(request, body.model_dump_json().encode())
+    ctx = write_context(request, body)
     assert ctx is not None
     return respond(services(request).intake.upsert_order(ctx, external_id, data))
 
@@ -178,7 +178,7 @@ def post_status(
     _key: IdempotencyKey,
     _caller: Writer,
 ) -> JSONResponse:
-    ctx = write_context(request, body.model_dump_json().encode())
+    ctx = write_context(request, body)
     assert ctx is not None
     change = StatusChange(body.status, body.at)
     return respond(services(request).intake.change_order_status(ctx, external_id, change))
@@ -197,7 +197,7 @@ def post_refund(
     _key: IdempotencyKey,
     _caller: Writer,
 ) -> JSONResponse:
-    ctx = write_context(request, body.model_dump_json().encode())
+    ctx = write_context(request, body)
     assert ctx is not None
     refund = RefundInput(
         refund_id=body.refund_id,

@@ -74,7 +74,7 @@ def put_product(
     data = ProductInput(
         **body.model_dump(exclude_unset=True, exclude_none=True), cleared=cleared_fields(body)
     )
-    ctx = write_context(request, body.model_dump_json().encode())
+    ctx = write_context(request, body)
     assert ctx is not None
     return respond(services(request).intake.upsert_product(ctx, sku, data))
 
