@@ -931,6 +931,8 @@ def brief(r: dict[str, Any]) -> str:
 def patron_server(url: str, args: argparse.Namespace, name: str) -> Server:
     port = free_port()
     env = cli_env()
+    if args.pool_size is not None:
+        env["PATRON_DATABASE_POOL_SIZE"] = str(args.pool_size)
     argv = [*PATRON, "--db", url, "serve", "--host", HOST, "--port", str(port)]
     return Server(name, [*argv, "--workers", str(args.workers)], env, port)
 
@@ -1079,6 +1081,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per load")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of warm-up load")
     parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument(
+        "--pool-size", type=int, help="database connections per server process (default: Patron's)"
+    )
     parser.add_argument("--rate", type=float, default=500.0, help="open-loop requests/s")
     parser.add_argument("--connections", type=int, default=32, help="closed-loop orders")
     parser.add_argument("--event-connections", type=int, default=8, help="closed-loop events")
