@@ -1,0 +1,1 @@
+"""Customer analytics: summary, RFM, lifecycle stages, cohorts and KPIs (Ibis over DuckDB)."""

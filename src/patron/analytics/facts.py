@@ -1,0 +1,82 @@
+"""The facts a pipeline reads, as Ibis tables, and the DuckDB connection that reads them.
+
+Every pipeline function takes :class:`Facts` (or tables derived from them) and returns Ibis
+expressions: nothing runs until a result is asked for, and the same functions run on any Ibis
+backend (DuckDB here; PySpark on a cluster) over the same Parquet files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import ibis
+from ibis import BaseBackend
+from ibis.expr.types import Table, TimestampScalar
+
+from patron.analytics.extract import FACTS
+
+PURCHASE_STATUSES = ("paid", "shipped", "completed", "refunded")
+"""Orders that count as purchases; pending (unpaid) and cancelled orders do not."""
+
+SECONDS_PER_DAY = 86_400
+
+
+@dataclass(frozen=True)
+class Facts:
+    customers: Table
+    products: Table
+    orders: Table
+    order_lines: Table
+    refunds: Table
+    events: Table
+
+    def purchases(self, as_of: datetime) -> Table:
+        """Orders that count as purchases, placed before ``as_of``."""
+        o = self.orders
+        return o.filter(o.status.isin(PURCHASE_STATUSES), o.placed_at < stamp(as_of))
+
+    def refunds_until(self, as_of: datetime) -> Table:
+        """Refunds made before ``as_of`` (a refund without a time counts from the start)."""
+        r = self.refunds
+        return r.filter(r.refunded_at.isnull() | (r.refunded_at < stamp(as_of)))
+
+
+def connect_duckdb(
+    memory_limit: str = "4GB", temp_directory: Path | None = None, threads: int | None = None
+) -> BaseBackend:
+    """An in-process DuckDB with an explicit memory limit and spill folder (its defaults take
+    80 % of the machine's memory and spill next to the process)."""
+    config: dict[str, str | int] = {"memory_limit": memory_limit}
+    if temp_directory is not None:
+        temp_directory.mkdir(parents=True, exist_ok=True)
+        config["temp_directory"] = str(temp_directory)
+    if threads is not None:
+        config["threads"] = threads
+    return ibis.duckdb.connect(**config)
+
+
+def read_facts(con: BaseBackend, folder: Path) -> Facts:
+    """The fact files of ``folder`` (see :mod:`patron.analytics.extract`)."""
+    missing = [name for name in FACTS if not (folder / f"{name}.parquet").exists()]
+    if missing:
+        raise FileNotFoundError(f"{folder} lacks {', '.join(f'{m}.parquet' for m in missing)}")
+    tables = {
+        name: con.read_parquet(folder / f"{name}.parquet", table_name=f"patron_{name}")
+        for name in FACTS
+    }
+    return Facts(**tables)
+
+
+def stamp(moment: datetime) -> TimestampScalar:
+    """A UTC timestamp literal."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: give a time zone")
+    return ibis.timestamp(moment.astimezone(UTC))
+
+
+def days_between(start: ibis.Value, end: datetime) -> ibis.Value:
+    """Whole days from ``start`` (a timestamp column) to ``end``, rounded down."""
+    seconds = stamp(end).epoch_seconds() - start.epoch_seconds()
+    return (seconds / SECONDS_PER_DAY).floor().cast("int64")
