@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     quarantine_dir: Path = Field(
         default=Path("quarantine"), description="Folder for the quarantine files of ingest runs."
     )
+    analytics_dir: Path = Field(
+        default=Path("analytics"),
+        description="Folder for the Parquet copies of each shop's facts that analyses read, and "
+        "for DuckDB's spill files.",
+    )
+    analytics_memory_limit: str = Field(
+        default="2GB", description="Memory DuckDB may use for an analysis (e.g. 2GB, 512MB)."
+    )
     api_rate_per_second: float = Field(
         default=50.0,
         ge=0,

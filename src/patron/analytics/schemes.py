@@ -10,11 +10,12 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from patron.errors import InputError
 
 Lang = Literal["en", "zh"]
+_Cell = TypeVar("_Cell", "GridCell", "ScoreCell")
 LANGS: tuple[Lang, ...] = ("en", "zh")
 STAGES = ("potential", "new", "active", "silent", "sleeping", "churned", "dead")
 """Lifecycle stages in order; the buyers' ones from ``active`` on follow days since purchase."""
@@ -61,12 +62,22 @@ class GridScheme:
     split: Literal["mean", "median"]
     cells: tuple[GridCell, ...]
 
+    @property
+    def labels(self) -> dict[str, Label]:
+        """Segment labels by key, in scheme order."""
+        return {c.key: c.label for c in self.cells}
+
 
 @dataclass(frozen=True, slots=True)
 class ScoreScheme:
     name: str
     title: Label
     cells: tuple[ScoreCell, ...]
+
+    @property
+    def labels(self) -> dict[str, Label]:
+        """Segment labels by key, in scheme order."""
+        return {c.key: c.label for c in self.cells}
 
     def segment(self, r: int, f: int) -> str:
         """The key of the first segment holding the scores."""
@@ -88,15 +99,33 @@ class Lifecycle:
 
 
 def load_grid(path: Path | None = None) -> GridScheme:
+    """The eight-cell grid scheme: the shipped one, or the file at ``path``."""
     raw, where = _read(path, "rfm_grid.toml")
-    cells = []
+    _choice(raw, "kind", ("grid",), where)
+    cells: list[GridCell] = []
     for n, entry in enumerate(_list(raw, "segments", where)):
         at = f"{where}: segments[{n}]"
         values = {axis: _choice(entry, axis, ("high", "low"), at) == "high" for axis in "rfm"}
-        cells.append(GridCell(_key(entry, at), _label(entry, "label", at), **values))
-    combos = {(c.r, c.f, c.m) for c in cells}
-    if len(combos) != 8:
-        raise InputError(f"{where}: the grid needs all 8 high/low cells once", field="segments")
+        cell = GridCell(_key(entry, at), _label(entry, "label", at), **values)
+        for m, earlier in enumerate(cells):
+            if (earlier.r, earlier.f, earlier.m) == (cell.r, cell.f, cell.m):
+                raise InputError(
+                    f"{at} ({cell.key}): repeats the cell of segments[{m}] ({earlier.key})",
+                    field="segments",
+                )
+        cells.append(_unique(cell, cells, at))
+    missing = [
+        f"R {_high(r)}, F {_high(f)}, M {_high(m)}"
+        for r in (True, False)
+        for f in (True, False)
+        for m in (True, False)
+        if not any((c.r, c.f, c.m) == (r, f, m) for c in cells)
+    ]
+    if missing:
+        raise InputError(
+            f"{where}: no segment for {'; '.join(missing)}; the grid needs all 8 cells",
+            field="segments",
+        )
     split = _choice(raw, "split", ("mean", "median"), where)
     return GridScheme(
         _text(raw, "name", where),
@@ -107,18 +136,31 @@ def load_grid(path: Path | None = None) -> GridScheme:
 
 
 def load_scores(path: Path | None = None) -> ScoreScheme:
+    """The named-groups scheme on R and F scores: the shipped one, or the file at ``path``.
+
+    Segments match first to last, so a segment whose every cell an earlier one already holds
+    could never be assigned: it is refused as a mistake rather than kept as a silent no-op."""
     raw, where = _read(path, "rfm_groups.toml")
-    cells = []
+    _choice(raw, "kind", ("scores",), where)
+    cells: list[ScoreCell] = []
     for n, entry in enumerate(_list(raw, "segments", where)):
         at = f"{where}: segments[{n}]"
-        cells.append(
-            ScoreCell(
-                _key(entry, at),
-                _label(entry, "label", at),
-                _range(entry, "r", at),
-                _range(entry, "f", at),
-            )
+        cell = ScoreCell(
+            _key(entry, at),
+            _label(entry, "label", at),
+            _range(entry, "r", at),
+            _range(entry, "f", at),
         )
+        if all(
+            any(c.holds(r, f) for c in cells)
+            for r in range(cell.r[0], cell.r[1] + 1)
+            for f in range(cell.f[0], cell.f[1] + 1)
+        ):
+            raise InputError(
+                f"{at} ({cell.key}): never matches, earlier segments hold all its cells",
+                field="segments",
+            )
+        cells.append(_unique(cell, cells, at))
     scheme = ScoreScheme(_text(raw, "name", where), _label(raw, "title", where), tuple(cells))
     for r in range(1, 6):
         for f in range(1, 6):
@@ -164,6 +206,16 @@ def load_lifecycle(path: Path | None = None) -> Lifecycle:
     return Lifecycle(labels, quantiles, days, min_days)
 
 
+def _high(value: bool) -> str:
+    return "high" if value else "low"
+
+
+def _unique(cell: _Cell, earlier: list[_Cell], where: str) -> _Cell:
+    if any(c.key == cell.key for c in earlier):
+        raise InputError(f"{where}: key {cell.key!r} is used twice", field="key")
+    return cell
+
+
 def _read(path: Path | None, shipped: str) -> tuple[dict[str, Any], str]:
     if path is None:
         text = resources.files("patron.analytics").joinpath("schemes", shipped).read_text("utf-8")
@@ -173,6 +225,8 @@ def _read(path: Path | None, shipped: str) -> tuple[dict[str, Any], str]:
             text = path.read_text("utf-8")
         except OSError as error:
             raise InputError(f"cannot read {path}: {error.strerror}", field="path") from error
+        except UnicodeDecodeError as error:
+            raise InputError(f"{path} is not UTF-8 text: {error}", field="path") from error
         where = str(path)
     try:
         return tomllib.loads(text), where
@@ -219,8 +273,10 @@ def _choice(entry: dict[str, Any], name: str, allowed: tuple[str, ...], where: s
 
 def _label(entry: dict[str, Any], name: str, where: str) -> Label:
     value = entry.get(name)
-    if not isinstance(value, dict) or not all(isinstance(value.get(x), str) for x in LANGS):
-        raise InputError(f"{where}: {name} needs en and zh texts", field=name)
+    if not isinstance(value, dict) or not all(
+        isinstance(value.get(x), str) and value[x].strip() for x in LANGS
+    ):
+        raise InputError(f"{where}: {name} needs non-empty en and zh texts", field=name)
     return Label(value["en"], value["zh"])
 
 
@@ -229,7 +285,7 @@ def _range(entry: dict[str, Any], name: str, where: str) -> tuple[int, int]:
     if (
         not isinstance(value, list)
         or len(value) != 2
-        or not all(isinstance(x, int) and 1 <= x <= 5 for x in value)
+        or not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 5 for x in value)
         or value[0] > value[1]
     ):
         raise InputError(f"{where}: {name} must be [low, high] scores within 1–5", field=name)

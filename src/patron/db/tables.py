@@ -272,3 +272,54 @@ audit_log = Table(
     Column("at", UTCDateTime, nullable=False),
     Index("ix_audit_log_shop_id", "shop_id", "id"),
 )
+
+# --- analytics snapshots (written back by `patron analyze`, read by the services) -----------
+
+analysis_runs = Table(
+    "analysis_runs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _shop_id(),
+    Column("as_of", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Stage thresholds in days with where each came from, segment schemes used, the KPIs.
+    Column("settings", JSONDocument, nullable=False),
+    Column("kpis", JSONDocument, nullable=False),
+    UniqueConstraint("shop_id", "as_of", name="uq_analysis_runs_shop_as_of"),
+)
+
+customer_profiles = Table(
+    "customer_profiles",
+    metadata,
+    _parent_shop_id(),
+    # The latest analysed profile of each customer; replaced by every newer analysis.
+    Column("customer_id", Id, ForeignKey("customers.id"), primary_key=True),
+    Column("as_of", UTCDateTime, nullable=False),
+    Column("orders", Integer, nullable=False),
+    Column("net_minor", BigInteger, nullable=False),
+    Column("days_since_last_order", Integer),
+    Column("r_score", SmallInteger),
+    Column("f_score", SmallInteger),
+    Column("m_score", SmallInteger),
+    Column("rfm_cell", String(3)),
+    Column("grid_segment", String(40)),
+    Column("segment", String(40)),
+    Column("stage", String(12), nullable=False),
+    Index("ix_customer_profiles_shop_stage", "shop_id", "stage"),
+    Index("ix_customer_profiles_shop_segment", "shop_id", "segment"),
+)
+
+customer_stage_changes = Table(
+    "customer_stage_changes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _parent_shop_id(),
+    # A row per customer whose stage differs from the one of the previous analysis (or who
+    # is analysed the first time): the stage at a date is that of the last change before it.
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    Column("as_of", UTCDateTime, nullable=False),
+    Column("stage", String(12), nullable=False),
+    Column("previous_stage", String(12)),
+    UniqueConstraint("customer_id", "as_of", name="uq_customer_stage_changes_customer_id"),
+    Index("ix_customer_stage_changes_shop_as_of", "shop_id", "as_of"),
+)
