@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 
 from patron.access.guard import WriteContext
 from patron.access.service import AccessService
+from patron.analytics.service import AnalyticsService
 from patron.clock import Clock, SystemClock
 from patron.db import migrate
 from patron.db.engine import make_engine, reader
@@ -37,6 +38,11 @@ class Patron:
         """Shops and API keys."""
         self.require_schema()
         return AccessService(self.engine, self.clock)
+
+    def analytics(self) -> AnalyticsService:
+        """Analyses of a shop: summary, RFM, stages, cohorts, KPIs, written back as profiles."""
+        self.require_schema()
+        return AnalyticsService(self.engine, self.settings, self.clock)
 
     def intake_service(self) -> IntakeService:
         """Customers, products, orders, refunds and events one at a time (the API's writes)."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pyarrow as pa
@@ -160,6 +161,13 @@ class AnalysisRun:
     written: snapshot.Written
 
 
+def _moment(as_of: datetime | date, shop: Shop) -> datetime:
+    if isinstance(as_of, datetime):
+        return as_of
+    midnight = datetime.combine(as_of + timedelta(days=1), time(), ZoneInfo(shop.timezone))
+    return midnight.astimezone(UTC)
+
+
 class AnalyticsService:
     def __init__(
         self, engine: Engine, settings: Settings, clock: Clock, schemes: Schemes | None = None
@@ -172,14 +180,15 @@ class AnalyticsService:
     def analyze(
         self,
         shop_name: str,
-        as_of: datetime | None = None,
+        as_of: datetime | date | None = None,
         lang: Lang = "en",
         progress: Progress | None = None,
     ) -> AnalysisRun:
-        """Copy the shop's facts, analyse them as of ``as_of`` (default now) and store the
-        profiles, stage changes and KPIs."""
+        """Copy the shop's facts, analyse them as of ``as_of`` and store the profiles, stage
+        changes and KPIs. A date means the end of that day in the shop's time zone (its
+        orders included); the default is now."""
         shop = self._shop(shop_name)
-        moment = as_of or self.clock.now()
+        moment = _moment(as_of, shop) if as_of is not None else self.clock.now()
         folder = self._folder(shop)
         if progress is not None:
             progress("copying facts")

@@ -9,7 +9,7 @@ import click
 import typer
 from rich.markup import escape
 
-from patron.cli import customers, db, demo, ingest, keys, render, serve, shops, stats
+from patron.cli import analyze, customers, db, demo, ingest, keys, render, serve, shops, stats
 from patron.cli.options import Globals
 from patron.errors import ErrorCode, PatronError
 
@@ -24,6 +24,8 @@ app.add_typer(db.app, name="db")
 app.command("ingest")(ingest.ingest)
 app.command("stats")(stats.stats)
 app.command("demo")(demo.demo)
+app.command("analyze")(analyze.analyze)
+app.command("report")(analyze.report)
 app.add_typer(shops.app, name="shops")
 app.add_typer(keys.app, name="keys")
 app.add_typer(customers.app, name="customers")

@@ -1,0 +1,207 @@
+"""`patron analyze` and `patron report`: the shop's customers in bulk."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from patron.analytics.service import Analysis, AnalysisRun
+from patron.cli import render
+from patron.cli.options import DbOption, FormatOption, OutputFormat, ShopOption, build, shop_name
+from patron.core import Patron
+
+
+class Language(StrEnum):
+    EN = "en"
+    ZH = "zh"
+
+
+class Report(StrEnum):
+    SUMMARY = "summary"
+    RFM = "rfm"
+    SEGMENTS = "segments"
+    STAGES = "stages"
+    TRANSITIONS = "transitions"
+    COHORTS = "cohorts"
+    KPIS = "kpis"
+
+
+LangOption = Annotated[Language, typer.Option("--lang", help="Labels in English or Chinese.")]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Analyse as of the end of this day (YYYY-MM-DD) in the shop's time zone "
+        "(default: now).",
+    ),
+]
+
+
+def analyze(
+    as_of: AsOfOption = None,
+    lang: LangOption = Language.EN,
+    db: DbOption = None,
+    shop: ShopOption = None,
+    format: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """Analyse the shop (summary, RFM, segments, lifecycle stages and transitions, cohorts,
+    KPIs) and store every customer's profile for the services to read."""
+    day = _day(as_of)
+    with build(db) as patron, render.errors.status("analysing…") as status:
+        run = patron.analytics().analyze(
+            _shop(shop, patron), day, lang.value, lambda step: status.update(f"{step}…")
+        )
+    if format is OutputFormat.JSON:
+        render.as_json(
+            {
+                "shop": run.shop.name,
+                "as_of": run.analysis.as_of.isoformat(),
+                "facts": run.facts,
+                "profiles": run.written.profiles,
+                "stage_changes": run.written.stage_changes,
+                "kpis": run.analysis.kpis.to_json(),
+            }
+        )
+        return
+    show_headline(run, lang)
+
+
+def report(
+    kind: Annotated[Report, typer.Argument(help="What to print.")],
+    lang: LangOption = Language.EN,
+    db: DbOption = None,
+    shop: ShopOption = None,
+    format: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """Print a result of the shop's latest analysis."""
+    with build(db) as patron:
+        run = patron.analytics().latest(_shop(shop, patron), lang.value)
+    records = _records(kind, run.analysis)
+    if format is OutputFormat.JSON:
+        render.as_json(run.analysis.kpis.to_json() if kind is Report.KPIS else records)
+    elif format is OutputFormat.CSV:
+        render.as_csv(records)
+    else:
+        _table(
+            f"{kind.value} · {run.shop.name} · as of {run.analysis.as_of:%Y-%m-%d %H:%M} UTC",
+            records,
+        )
+
+
+def show_headline(run: AnalysisRun, lang: Language) -> None:
+    """The headline KPIs, the segment table and the stage table (used by `patron demo` too)."""
+    a = run.analysis
+    currency = run.shop.currency
+    k = a.kpis
+    render.table(
+        f"shop {run.shop.name} as of {a.as_of:%Y-%m-%d %H:%M} UTC",
+        ["KPI", "value"],
+        [
+            ("customers", f"{k.customers:,}"),
+            ("buyers", f"{k.buyers:,}"),
+            ("repeat buyers", f"{k.repeat_buyers:,}"),
+            ("repurchase rate", _percent(k.repurchase_rate)),
+            ("average order value", _money(k.aov_minor, currency)),
+            ("orders per buyer", _number(k.orders_per_buyer)),
+            ("net revenue", _money(k.net_revenue_minor, currency)),
+            ("revenue share of the top 20 %", _percent(k.revenue_share_top20)),
+            ("refund rate", _percent(k.refund_rate)),
+            ("churn rate (90 days)", _percent(k.churn_rate)),
+        ],
+    )
+    _table("segments", _records(Report.SEGMENTS, a))
+    _table("lifecycle stages", _records(Report.STAGES, a))
+
+
+def _records(kind: Report, a: Analysis) -> list[dict[str, Any]]:
+    if kind is Report.SEGMENTS:
+        return _frame(a.segments)
+    if kind is Report.RFM:
+        return _frame(a.grid)
+    if kind is Report.STAGES:
+        return _frame(a.stages)
+    if kind is Report.TRANSITIONS:
+        counts = a.transitions.counts
+        return [
+            {
+                "from": before,
+                **{after: int(counts.loc[before, after]) for after in counts.columns},
+                "reactivation": a.transitions.reactivation.get(before),
+            }
+            for before in counts.index
+        ]
+    if kind is Report.COHORTS:
+        matrix = a.retention.reset_index()
+        matrix.columns = [str(c) for c in matrix.columns]
+        return _frame(matrix)
+    if kind is Report.SUMMARY:
+        k = a.kpis
+        return [
+            {
+                "as_of": a.as_of.isoformat(),
+                "customers": k.customers,
+                "buyers": k.buyers,
+                "profiles": a.profiles.num_rows,
+                **{f"{stage}_days": days for stage, days in a.thresholds.day_limits()},
+                "new_days": a.thresholds.new,
+            }
+        ]
+    flat = a.kpis.to_json()
+    return [
+        {"kpi": key, "value": value}
+        for key, value in flat.items()
+        if not isinstance(value, (list, dict))
+    ]
+
+
+def _frame(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [{str(k): v for k, v in row.items()} for row in clean.to_dict("records")]
+
+
+def _table(title: str, records: list[dict[str, Any]]) -> None:
+    if not records:
+        render.console.print(f"{title}: nothing yet")
+        return
+    columns = list(records[0])
+    render.table(title, columns, [[_cell(r[c]) for c in columns] for r in records])
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float):
+        return "—" if math.isnan(value) else f"{value:,.3f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return value
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f} %"
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.2f}"
+
+
+def _money(minor: int | None, currency: str) -> str:
+    return "—" if minor is None else render.money(minor, currency)
+
+
+def _day(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a date: use YYYY-MM-DD", param_hint="--as-of"
+        ) from None
+
+
+def _shop(shop: str | None, patron: Patron) -> str:
+    return shop_name(shop) or patron.settings.default_shop
