@@ -67,7 +67,7 @@ def run(folder: Path, as_of: datetime) -> dict[str, Any]:
         "customers": len(summary),
         "buyers": n,
         "repeat_buyers": int((buyers.orders > 1).sum()),
-        "aov_minor": int(round(buyers.net_minor.sum() / buyers.orders.sum())),
+        "aov_minor": round(buyers.net_minor.sum() / buyers.orders.sum()),
         "revenue_share_top20": float(net.iloc[:top].sum() / net.sum()),
         "grid_cells": int(grid.size),
         "stage_moves": int(moves.to_numpy().sum()),
@@ -109,7 +109,8 @@ def _stages(
     since_last = (stamp - per["max"]).dt.total_seconds() // DAY
     since_first = (stamp - per["min"]).dt.total_seconds() // DAY
     stage = pd.Series("dead", index=per.index)
-    for name, cut in reversed(list(zip(("active", "silent", "sleeping", "churned"), cuts))):
+    names = ("active", "silent", "sleeping", "churned")
+    for name, cut in reversed(list(zip(names, cuts, strict=True))):
         stage[since_last <= cut] = name
     stage[since_first <= cuts[0]] = "new"
     return stage.reindex(customers.id, fill_value="potential")

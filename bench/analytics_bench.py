@@ -1,0 +1,114 @@
+"""Analytics benchmark: the full analysis (summary, RFM and both segment schemes, lifecycle
+stages and 30-day transitions, retention cohorts, KPIs) over N orders in Parquet, on DuckDB
+through Ibis, against a straightforward pandas implementation (bench/analytics_pandas.py) in
+the same run.
+
+    python bench/analytics_bench.py [--orders 10000000] [--skip-baseline] [--memory-limit 3GB]
+
+The fact files are generated once per size (bench/analytics_data.py) under bench/out/. Each
+measurement runs in a child process, so its peak RSS is its own; the figures go to stdout and
+to bench/out/analytics_bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+OUT = BENCH / "out"
+sys.path.insert(0, str(BENCH))
+
+from analytics_data import AS_OF, generate  # noqa: E402
+from analytics_pandas import timed  # noqa: E402
+from patron.analytics.facts import connect_duckdb, read_facts  # noqa: E402
+from patron.analytics.service import Schemes, compute  # noqa: E402
+
+
+def child_patron(folder: Path, memory_limit: str) -> dict[str, Any]:
+    steps: dict[str, float] = {}
+    start = time.perf_counter()
+    last = [start, ""]
+
+    def progress(step: str) -> None:
+        now = time.perf_counter()
+        if last[1]:
+            steps[str(last[1])] = round(now - float(last[0]), 2)
+        last[0], last[1] = now, step
+
+    con = connect_duckdb(memory_limit, folder.parent / "duck-spill", threads=2)
+    analysis = compute(read_facts(con, folder), AS_OF, Schemes.shipped(), progress=progress)
+    progress("")
+    k = analysis.kpis
+    return {
+        "seconds": round(time.perf_counter() - start, 2),
+        "steps": steps,
+        "customers": k.customers,
+        "buyers": k.buyers,
+        "repeat_buyers": k.repeat_buyers,
+        "aov_minor": k.aov_minor,
+        "revenue_share_top20": k.revenue_share_top20,
+        "profiles": analysis.profiles.num_rows,
+    }
+
+
+def child_pandas(folder: Path) -> dict[str, Any]:
+    return timed(folder, AS_OF)
+
+
+def measure(kind: str, folder: Path, memory_limit: str) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--child", kind, "--folder", str(folder)]
+    argv += ["--memory-limit", memory_limit]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{kind} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orders", type=int, default=10_000_000)
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--memory-limit", default="3GB", help="DuckDB memory_limit")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        result = (
+            child_patron(args.folder, args.memory_limit)
+            if args.child == "patron"
+            else child_pandas(args.folder)
+        )
+        result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        print(json.dumps(result, default=str))
+        return
+    label = f"{args.orders // 1_000_000}m" if args.orders >= 1_000_000 else str(args.orders)
+    folder = generate(args.orders, OUT / f"facts_{label}")
+    report: dict[str, Any] = {
+        "orders": args.orders,
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "patron": measure("patron", folder, args.memory_limit),
+    }
+    print("patron:", json.dumps(report["patron"]))
+    if not args.skip_baseline:
+        report["pandas"] = measure("pandas", folder, args.memory_limit)
+        print("pandas:", json.dumps(report["pandas"]))
+        report["speedup"] = round(report["pandas"]["seconds"] / report["patron"]["seconds"], 2)
+        print("pandas / patron wall time:", report["speedup"])
+    OUT.mkdir(exist_ok=True)
+    (OUT / "analytics_bench.json").write_text(json.dumps(report, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
