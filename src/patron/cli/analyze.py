@@ -86,11 +86,11 @@ def report(
         render.as_json(run.analysis.kpis.to_json() if kind is Report.KPIS else records)
     elif format is OutputFormat.CSV:
         render.as_csv(records)
+    elif kind in (Report.SEGMENTS, Report.RFM):
+        frame = run.analysis.segments if kind is Report.SEGMENTS else run.analysis.grid
+        _segments(f"{kind.value} · {_title(run)}", frame, run.shop.currency)
     else:
-        _table(
-            f"{kind.value} · {run.shop.name} · as of {run.analysis.as_of:%Y-%m-%d %H:%M} UTC",
-            records,
-        )
+        _table(f"{kind.value} · {_title(run)}", records)
 
 
 def show_headline(run: AnalysisRun, lang: Language) -> None:
@@ -114,8 +114,36 @@ def show_headline(run: AnalysisRun, lang: Language) -> None:
             ("churn rate (90 days)", _percent(k.churn_rate)),
         ],
     )
-    _table("segments", _records(Report.SEGMENTS, a))
+    _segments("segments", a.segments, currency)
     _table("lifecycle stages", _records(Report.STAGES, a))
+
+
+def _title(run: AnalysisRun) -> str:
+    return f"{run.shop.name} · as of {run.analysis.as_of:%Y-%m-%d %H:%M} UTC"
+
+
+def _segments(title: str, frame: pd.DataFrame, currency: str) -> None:
+    """A segment table that fits a terminal: shares in %, money in the shop's currency."""
+
+    def fixed(value: float | None, digits: int) -> str:
+        return "—" if value is None else f"{value:,.{digits}f}"
+
+    rows = [
+        (
+            r["label"],
+            f"{r['customers']:,}",
+            _percent(r["customer_share"]),
+            fixed(r["mean_recency_days"], 0),
+            fixed(r["mean_frequency"], 2),
+            "—"
+            if r["mean_monetary_minor"] is None
+            else _money(round(r["mean_monetary_minor"]), currency),
+            _percent(r["revenue_share"]),
+        )
+        for r in _frame(frame)
+    ]
+    columns = ["segment", "customers", "share", "days since", "orders", "spend", "revenue"]
+    render.table(title, columns, rows)
 
 
 def _records(kind: Report, a: Analysis) -> list[dict[str, Any]]:

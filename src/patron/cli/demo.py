@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from patron.cli import render
+from patron.cli.analyze import Language, show_headline
 from patron.cli.options import Globals
 from patron.cli.stats import show_shop
 from patron.core import Patron
@@ -32,7 +33,13 @@ def demo(
     out.mkdir(parents=True, exist_ok=True)
     url = db or Globals.db or f"sqlite:///{(out / 'patron.db').resolve()}"
     with (
-        Patron(Settings(database_url=url, quarantine_dir=out / "quarantine")) as patron,
+        Patron(
+            Settings(
+                database_url=url,
+                quarantine_dir=out / "quarantine",
+                analytics_dir=out / "analytics",
+            )
+        ) as patron,
         render.errors.status("working…") as status,
     ):
         result = run_demo(patron, out, customers=customers, seed=seed, on_step=status.update)
@@ -46,4 +53,8 @@ def demo(
     ]
     render.table("loaded", ["file", "rows", "inserted"], rows)
     show_shop(result.stats, f"shop {result.stats.shop} ({result.database_url})")
-    render.console.print(f"next: patron --db {url} stats --shop demo")
+    show_headline(result.analysis, Language.EN)
+    render.console.print(
+        f"next: patron --db {url} report segments --shop demo --lang zh"
+        f"  (also: stats, report stages|transitions|cohorts|kpis)"
+    )

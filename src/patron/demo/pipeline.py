@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from patron.analytics.service import AnalysisRun
 from patron.core import Patron
 from patron.demo.generator import generate_shop
 from patron.ingest.model import Entity, IngestReport
@@ -29,6 +31,7 @@ class DemoResult:
     database_url: str
     reports: tuple[IngestReport, ...]
     stats: ShopStats
+    analysis: AnalysisRun
 
 
 def run_demo(
@@ -49,4 +52,10 @@ def run_demo(
         say(f"ingesting {entity} from {path.name}")
         reports.append(patron.ingest(entity, path, shop=DEMO_SHOP))
     (stats,) = patron.stats(DEMO_SHOP)
-    return DemoResult(out, patron.settings.database_url, tuple(reports), stats)
+    # As of the end of the day of the last order: the generated history ends there.
+    assert stats.last_order_at is not None, "the demo shop has orders"
+    last_day = stats.last_order_at.astimezone(ZoneInfo(stats.timezone)).date()
+    analysis = patron.analytics().analyze(
+        DEMO_SHOP, last_day, progress=lambda step: say(f"analysing: {step}")
+    )
+    return DemoResult(out, patron.settings.database_url, tuple(reports), stats, analysis)
