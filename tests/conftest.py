@@ -61,7 +61,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, quarantine_dir=tmp_path / "quarantine")
+    return Settings(
+        database_url=database_url,
+        quarantine_dir=tmp_path / "quarantine",
+        analytics_dir=tmp_path / "analytics",
+    )
 
 
 @pytest.fixture
