@@ -103,3 +103,47 @@ def test_demo_small_shop(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         == 0
     )
     assert json.loads(capsys.readouterr().out) == stats
+
+
+def test_analyze_and_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "order_id,customer_id,placed_at,sku,quantity,unit_price,status\n"
+        "A1,c1,2026-03-01 10:00:00,S1,2,10.00,completed\n"
+        "A2,c1,2026-05-01 10:00:00,S1,1,10.00,completed\n"
+        "A3,c2,2026-06-20 09:30:00,S2,1,30.00,completed\n",
+        encoding="utf-8",
+    )
+    assert main(["--db", db, "db", "upgrade"]) == 0
+    assert main(["ingest", "orders", str(orders), "--db", db, "--shop", "s1"]) == 0
+    capsys.readouterr()
+    assert (
+        main(["--db", db, "--shop", "s1", "analyze", "--as-of", "2026-06-30", "--format", "json"])
+        == 0
+    )
+    run = json.loads(capsys.readouterr().out)
+    assert (run["as_of"], run["profiles"], run["stage_changes"]) == (
+        "2026-06-30T16:00:00+00:00",
+        2,
+        2,
+    )
+    kpis = run["kpis"]
+    assert (kpis["customers"], kpis["buyers"], kpis["repeat_buyers"], kpis["aov_minor"]) == (
+        2,
+        2,
+        1,
+        2000,
+    )
+    assert (
+        main(["--db", db, "--shop", "s1", "report", "stages", "--format", "json", "--lang", "zh"])
+        == 0
+    )
+    stages = {r["stage"]: (r["label"], r["customers"]) for r in json.loads(capsys.readouterr().out)}
+    assert stages["new"] == ("新客", 1) and sum(n for _, n in stages.values()) == 2
+    assert main(["--db", db, "--shop", "s1", "report", "kpis", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["repurchase_rate"] == 0.5
+    assert main(["--db", db, "--shop", "s1", "analyze", "--as-of", "2026-13-01"]) == 2

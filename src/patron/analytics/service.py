@@ -212,7 +212,8 @@ class AnalyticsService:
         return AnalysisRun(shop, analysis, copied.rows, written)
 
     def latest(self, shop_name: str, lang: Lang = "en") -> AnalysisRun:
-        """The latest analysis of the shop, recomputed from the facts it copied (reports)."""
+        """The latest analysis of the shop, recomputed from the facts it copied (reports); when
+        that copy is gone, from a new one (only what happened before the analysis counts)."""
         shop = self._shop(shop_name)
         runs = t.analysis_runs.c
         with reader(self.engine).connect() as connection:
@@ -222,12 +223,14 @@ class AnalyticsService:
                 .order_by(runs.as_of.desc())
                 .limit(1)
             ).scalar_one_or_none()
-        folder = self._folder(shop)
-        if as_of is None or not (folder / "orders.parquet").exists():
+        if as_of is None:
             raise NotFoundError(
                 f"shop {shop.name!r} has not been analysed yet: run `patron analyze`",
                 shop=shop.name,
             )
+        folder = self._folder(shop)
+        if not (folder / "orders.parquet").exists():
+            extract(self.engine, shop.id, folder)
         con = self._connect(folder)
         try:
             analysis = compute(read_facts(con, folder), as_of, self.schemes, lang)
