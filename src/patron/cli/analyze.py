@@ -14,6 +14,7 @@ from patron.analytics.service import Analysis, AnalysisRun
 from patron.cli import render
 from patron.cli.options import DbOption, FormatOption, OutputFormat, ShopOption, build, shop_name
 from patron.core import Patron
+from patron.errors import InputError
 
 
 class Language(StrEnum):
@@ -226,8 +227,8 @@ def _day(text: str | None) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a date: use YYYY-MM-DD", param_hint="--as-of"
+        raise InputError(
+            f"--as-of {text!r} is not a date: use YYYY-MM-DD", field="--as-of"
         ) from None
 
 
