@@ -7,7 +7,7 @@ from typing import Any
 
 from analytics.shop import AS_OF, at
 from patron.analytics.facts import Facts
-from patron.analytics.summary import COLUMNS, customer_summary
+from patron.analytics.summary import COLUMNS, customer_summary, purchase_recency
 
 
 def rows(facts: Facts, as_of: datetime = AS_OF) -> dict[str, dict[str, Any]]:
@@ -77,3 +77,11 @@ def test_as_of_an_earlier_moment(facts: Facts) -> None:
         1,
     )
     assert (s["B"]["orders"], s["E"]["orders"], s["A"]["last_visit_at"]) == (0, 0, None)
+
+
+def test_purchase_recency_is_the_summary_s_part(facts: Facts) -> None:
+    columns = ["customer_id", "orders", "days_since_first_order", "days_since_last_order"]
+    for as_of in (AS_OF, datetime(2026, 3, 12, tzinfo=UTC)):
+        full = customer_summary(facts, as_of).select(columns).order_by("customer_id")
+        light = purchase_recency(facts, as_of).order_by("customer_id")
+        assert light.to_pandas().equals(full.to_pandas())

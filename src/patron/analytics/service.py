@@ -36,7 +36,7 @@ from patron.analytics.schemes import (
 from patron.analytics.stages import StageThresholds, Transitions, assign, stage_table
 from patron.analytics.stages import thresholds as stage_thresholds
 from patron.analytics.stages import transitions as stage_transitions
-from patron.analytics.summary import customer_summary
+from patron.analytics.summary import customer_summary, purchase_recency
 from patron.clock import Clock
 from patron.db import tables as t
 from patron.db.engine import reader
@@ -113,7 +113,7 @@ def compute(
     step("stages")
     limits = stage_thresholds(facts, as_of, schemes.lifecycle)
     staged = assign(summary, limits).cache()
-    before = assign(customer_summary(facts, as_of - timedelta(days=TRANSITION_DAYS)), limits)
+    before = assign(purchase_recency(facts, as_of - timedelta(days=TRANSITION_DAYS)), limits)
     moves = stage_transitions(before, staged)
     step("profiles")
     profiles = (

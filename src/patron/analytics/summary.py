@@ -94,3 +94,23 @@ def customer_summary(facts: Facts, as_of: datetime) -> Table:
         days_since_last_order=days_between(joined.last_order_at, as_of),
         days_since_last_visit=days_between(joined.last_visit_at, as_of),
     )
+
+
+def purchase_recency(facts: Facts, as_of: datetime) -> Table:
+    """The part of the summary that lifecycle stages read — customer_id, orders,
+    days_since_first_order, days_since_last_order — for every customer, without the spend,
+    refunds and visits that cost most of the summary's time."""
+    purchases = facts.purchases(as_of)
+    bought = purchases.group_by(customer_id=purchases.customer_id).aggregate(
+        orders=purchases.count(),
+        first_order_at=purchases.placed_at.min(),
+        last_order_at=purchases.placed_at.max(),
+    )
+    c = facts.customers
+    joined = c.select(customer_id=c.id).left_join(bought, "customer_id").drop("customer_id_right")
+    return joined.select(
+        customer_id=joined.customer_id,
+        orders=joined.orders.fill_null(0),
+        days_since_first_order=days_between(joined.first_order_at, as_of),
+        days_since_last_order=days_between(joined.last_order_at, as_of),
+    )

@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -305,6 +306,11 @@ customer_profiles = Table(
     Column("grid_segment", String(40)),
     Column("segment", String(40)),
     Column("stage", String(12), nullable=False),
+    # Preference and attribute tags (tag key → value), real-time intent, k-means cluster.
+    Column("tags", JSONDocument),
+    Column("intent_score", Float),
+    Column("intent_reasons", String(200)),
+    Column("cluster", SmallInteger),
     Index("ix_customer_profiles_shop_stage", "shop_id", "stage"),
     Index("ix_customer_profiles_shop_segment", "shop_id", "segment"),
 )
