@@ -30,6 +30,7 @@ class Report(StrEnum):
     TRANSITIONS = "transitions"
     COHORTS = "cohorts"
     KPIS = "kpis"
+    CLUSTERS = "clusters"
 
 
 LangOption = Annotated[Language, typer.Option("--lang", help="Labels in English or Chinese.")]
@@ -78,8 +79,15 @@ def report(
     db: DbOption = None,
     shop: ShopOption = None,
     format: FormatOption = OutputFormat.TABLE,
+    k: Annotated[
+        int | None,
+        typer.Option("--k", min=2, help="clusters: this many (default: chosen by silhouette)."),
+    ] = None,
 ) -> None:
     """Print a result of the shop's latest analysis."""
+    if kind is Report.CLUSTERS:
+        _clusters(shop, db, format, k)
+        return
     with build(db) as patron:
         run = patron.analytics().latest(_shop(shop, patron), lang.value)
     records = _records(kind, run.analysis)
@@ -92,6 +100,24 @@ def report(
         _segments(f"{kind.value} · {_title(run)}", frame, run.shop.currency)
     else:
         _table(f"{kind.value} · {_title(run)}", records)
+
+
+def _clusters(shop: str | None, db: str | None, format: OutputFormat, k: int | None) -> None:
+    with build(db) as patron, render.errors.status("clustering…"):
+        found = patron.analytics().clusters(_shop(shop, patron), k)
+    records = _frame(found.profiles.reset_index())
+    if format is OutputFormat.JSON:
+        render.as_json({"k": found.k, "silhouettes": dict(found.silhouettes), "clusters": records})
+    elif format is OutputFormat.CSV:
+        render.as_csv(records)
+    else:
+        scores = ", ".join(f"k={n}: {v:.3f}" for n, v in found.silhouettes.items())
+        columns = ["cluster", "size", "share", "purchases", "net_spend_minor", "recency_days"]
+        render.table(
+            f"{found.k} clusters (silhouette {scores})",
+            [*columns, "top categories"],
+            [[_cell(r[c]) for c in columns] + [r["top_categories"]] for r in records],
+        )
 
 
 def show_headline(run: AnalysisRun, lang: Language) -> None:

@@ -306,11 +306,10 @@ customer_profiles = Table(
     Column("grid_segment", String(40)),
     Column("segment", String(40)),
     Column("stage", String(12), nullable=False),
-    # Preference and attribute tags (tag key → value), real-time intent, k-means cluster.
+    # Preference and attribute tags (tag key → value) and real-time intent.
     Column("tags", JSONDocument),
     Column("intent_score", Float),
     Column("intent_reasons", String(200)),
-    Column("cluster", SmallInteger),
     Index("ix_customer_profiles_shop_stage", "shop_id", "stage"),
     Index("ix_customer_profiles_shop_segment", "shop_id", "segment"),
 )

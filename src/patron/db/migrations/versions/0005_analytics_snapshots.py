@@ -56,7 +56,6 @@ def upgrade() -> None:
         sa.Column("tags", _JSON, nullable=True),
         sa.Column("intent_score", sa.Float(), nullable=True),
         sa.Column("intent_reasons", sa.String(length=200), nullable=True),
-        sa.Column("cluster", sa.SmallInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["customer_id"], ["customers.id"], name="fk_customer_profiles_customer_id_customers"
         ),
