@@ -134,3 +134,12 @@ def test_reports_read_the_latest_analysis(patron: Patron, shop: str) -> None:
         "dead": 1,
     }
     assert "冠军客户" in list(latest.analysis.segments["label"])
+
+
+def test_clusters_of_the_latest_analysis(patron: Patron, shop: str) -> None:
+    service = patron.analytics()
+    service.analyze(shop, date(2026, 6, 30))
+    found = service.clusters(shop, k=2)
+    assert found.k == 2 and sorted(found.silhouettes) == [2]
+    assert int(found.profiles["size"].sum()) == 4  # the four buyers; D never bought
+    assert sorted(found.labels.index) == sorted(found.labels.index.unique())
