@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, func, insert, inspect, select
+from sqlalchemy import Connection, Engine, func, insert, inspect, select
 
 from patron.core import Patron
 from patron.db import migrate
@@ -49,6 +49,20 @@ def _references_shops(engine: Engine, table: str) -> bool:
     return any(fk["referred_table"] == "shops" for fk in inspect(engine).get_foreign_keys(table))
 
 
+def _shop_customer_product(connection: Connection, at: datetime) -> tuple[int, int, int]:
+    """Row ids of a new shop "s", its customer "c" and its product "p"."""
+    shop = connection.execute(
+        insert(t.shops).values(name="s", timezone="UTC", currency="CNY", created_at=at)
+    ).inserted_primary_key[0]
+    customer = connection.execute(
+        insert(t.customers).values(shop_id=shop, external_id="c", is_stub=True)
+    ).inserted_primary_key[0]
+    product = connection.execute(
+        insert(t.products).values(shop_id=shop, sku="p", is_stub=True)
+    ).inserted_primary_key[0]
+    return shop, customer, product
+
+
 def test_0002_drops_the_shop_keys_of_child_rows_and_back_keeping_every_row(
     database_url: str,
 ) -> None:
@@ -59,15 +73,7 @@ def test_0002_drops_the_shop_keys_of_child_rows_and_back_keeping_every_row(
     try:
         migrate.upgrade(engine, "0001")
         with engine.begin() as connection:
-            shop = connection.execute(
-                insert(t.shops).values(name="s", timezone="UTC", currency="CNY", created_at=at)
-            ).inserted_primary_key[0]
-            customer = connection.execute(
-                insert(t.customers).values(shop_id=shop, external_id="c", is_stub=True)
-            ).inserted_primary_key[0]
-            product = connection.execute(
-                insert(t.products).values(shop_id=shop, sku="p", is_stub=True)
-            ).inserted_primary_key[0]
+            shop, customer, product = _shop_customer_product(connection, at)
             order = connection.execute(
                 insert(t.orders).values(
                     shop_id=shop,
@@ -139,15 +145,7 @@ def test_0004_drops_the_keys_of_events_and_back_keeping_every_row(database_url: 
     try:
         migrate.upgrade(engine, "0003")
         with engine.begin() as connection:
-            shop = connection.execute(
-                insert(t.shops).values(name="s", timezone="UTC", currency="CNY", created_at=at)
-            ).inserted_primary_key[0]
-            customer = connection.execute(
-                insert(t.customers).values(shop_id=shop, external_id="c", is_stub=True)
-            ).inserted_primary_key[0]
-            product = connection.execute(
-                insert(t.products).values(shop_id=shop, sku="p", is_stub=True)
-            ).inserted_primary_key[0]
+            shop, customer, product = _shop_customer_product(connection, at)
             connection.execute(
                 insert(t.events).values(
                     shop_id=shop,
