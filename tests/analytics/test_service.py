@@ -55,9 +55,16 @@ def _profiles(patron: Patron) -> dict[str, dict[str, Any]]:
     p, c = t.customer_profiles.c, t.customers.c
     with patron.engine.connect() as connection:
         rows = connection.execute(
-            select(c.external_id, p.orders, p.net_minor, p.stage, p.segment, p.rfm_cell).join(
-                t.customers, c.id == p.customer_id
-            )
+            select(
+                c.external_id,
+                p.orders,
+                p.net_minor,
+                p.stage,
+                p.segment,
+                p.rfm_cell,
+                p.tags,
+                p.intent_score,
+            ).join(t.customers, c.id == p.customer_id)
         ).all()
     return {r.external_id: dict(r._mapping) for r in rows}
 
@@ -88,6 +95,16 @@ def test_analyze_writes_profiles_stage_changes_and_the_run(patron: Patron, shop:
         "E": (1, 12000, "silent"),
     }
     assert profiles["D"]["segment"] is None and profiles["A"]["segment"] == "loyal"
+    # A bought at 12:00 UTC (the shop's zone) on two Saturdays and a Tuesday, never with a
+    # discount; D never bought and has no attributes. Nobody sent events: no intent.
+    a_tags = profiles["A"]["tags"]
+    assert (a_tags["hour_band"], a_tags["day_band"], a_tags["discount_band"]) == (
+        "afternoon",
+        "weekend",
+        "insensitive",
+    )
+    assert profiles["D"]["tags"] == {}
+    assert {v["intent_score"] for v in profiles.values()} == {0.0}
     with patron.engine.connect() as connection:
         kpis = connection.execute(select(t.analysis_runs.c.kpis)).scalar_one()
     assert (kpis["buyers"], kpis["repeat_buyers"], kpis["net_revenue_minor"]) == (4, 2, 93000)

@@ -35,10 +35,12 @@ from patron.analytics.schemes import (
     load_lifecycle,
     load_scores,
 )
+from patron.analytics.snapshot import PROFILE_COLUMNS
 from patron.analytics.stages import StageThresholds, Transitions, assign, stage_table
 from patron.analytics.stages import thresholds as stage_thresholds
 from patron.analytics.stages import transitions as stage_transitions
 from patron.analytics.summary import customer_summary, purchase_recency
+from patron.analytics.tags import TAGS, TagRules, intent, load_tags, preference_tags, tag_table
 from patron.clock import Clock
 from patron.db import tables as t
 from patron.db.engine import reader
@@ -59,10 +61,11 @@ class Schemes:
     grid: GridScheme
     scores: ScoreScheme
     lifecycle: Lifecycle
+    tags: TagRules
 
     @classmethod
     def shipped(cls) -> Schemes:
-        return cls(load_grid(), load_scores(), load_lifecycle())
+        return cls(load_grid(), load_scores(), load_lifecycle(), load_tags())
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Analysis:
     stages: pd.DataFrame
     transitions: Transitions
     retention: pd.DataFrame
+    tags: pd.DataFrame
 
     def settings_json(self, schemes: Schemes) -> dict[str, Any]:
         th = self.thresholds
@@ -100,11 +104,13 @@ def compute(
     facts: Facts,
     as_of: datetime,
     schemes: Schemes,
+    timezone: str = "UTC",
     lang: Lang = "en",
     progress: Progress | None = None,
 ) -> Analysis:
     """Summary, RFM and both segment schemes, lifecycle stages and their transitions over the
-    last :data:`TRANSITION_DAYS` days, monthly retention cohorts and the KPIs."""
+    last :data:`TRANSITION_DAYS` days, preference tags (hours in the shop's ``timezone``) and
+    intent, monthly retention cohorts and the KPIs."""
 
     def step(name: str) -> None:
         if progress is not None:
@@ -119,27 +125,14 @@ def compute(
     staged = assign(summary, limits).cache()
     before = assign(purchase_recency(facts, as_of - timedelta(days=TRANSITION_DAYS)), limits)
     moves = stage_transitions(before, staged)
+    step("tags")
+    tags = preference_tags(facts, as_of, schemes.tags, timezone).cache()
+    intents = intent(facts, as_of, schemes.tags).cache()
     step("profiles")
-    profiles = (
-        summary.select("customer_id", "orders", "net_minor", "days_since_last_order")
-        .left_join(
-            scored.select(
-                "customer_id",
-                "r_score",
-                "f_score",
-                "m_score",
-                "rfm_cell",
-                "grid_segment",
-                "segment",
-            ),
-            "customer_id",
-        )
-        .drop("customer_id_right")
-        .left_join(staged.select("customer_id", "stage"), "customer_id")
-        .drop("customer_id_right")
-        .order_by("customer_id")
-        .to_pyarrow()
-    )
+    joined = summary
+    for part in (scored, staged, tags, intents):
+        joined = joined.left_join(part, "customer_id").drop("customer_id_right")
+    profiles = joined.select(*PROFILE_COLUMNS, *TAGS).order_by("customer_id").to_pyarrow()
     step("cohorts")
     retention = cohorts.matrix(cohorts.retention(facts, as_of), "share")
     step("kpis")
@@ -154,6 +147,7 @@ def compute(
         stages=stage_table(staged, schemes.lifecycle, lang).to_pandas(),
         transitions=moves,
         retention=retention,
+        tags=tag_table(tags, schemes.tags, lang, intents),
     )
 
 
@@ -206,7 +200,8 @@ class AnalyticsService:
         copied = extract(self.engine, shop.id, folder)
         con = self._connect(folder)
         try:
-            analysis = compute(read_facts(con, folder), moment, self.schemes, lang, progress)
+            facts = read_facts(con, folder)
+            analysis = compute(facts, moment, self.schemes, shop.timezone, lang, progress)
         finally:
             con.disconnect()
         if progress is not None:
@@ -228,7 +223,8 @@ class AnalyticsService:
         run = self._latest_run(shop_name)
         con = self._connect(run.folder)
         try:
-            analysis = compute(read_facts(con, run.folder), run.as_of, self.schemes, lang)
+            facts = read_facts(con, run.folder)
+            analysis = compute(facts, run.as_of, self.schemes, run.shop.timezone, lang)
         finally:
             con.disconnect()
         return AnalysisRun(run.shop, analysis, {}, snapshot.Written(0, 0))

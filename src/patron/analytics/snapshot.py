@@ -31,7 +31,11 @@ PROFILE_COLUMNS = (
     "grid_segment",
     "segment",
     "stage",
+    "intent_score",
+    "intent_reasons",
 )
+"""Columns of a profile as computed and stored; the tag columns of
+:data:`patron.analytics.tags.TAGS` follow them and are stored together as ``tags``."""
 _CHUNK = 20_000
 
 
@@ -124,5 +128,13 @@ def _stages_before(connection: Connection, shop_id: int, as_of: datetime) -> dic
 
 
 def _chunks(profiles: pa.Table) -> Iterator[list[dict[str, Any]]]:
-    for batch in profiles.select(list(PROFILE_COLUMNS)).to_batches(_CHUNK):
-        yield batch.to_pylist()
+    """Rows to store: the profile columns, and the tags (the other columns) as one mapping of
+    the tags a customer has."""
+    tags = [name for name in profiles.column_names if name not in PROFILE_COLUMNS]
+    for batch in profiles.to_batches(_CHUNK):
+        rows = []
+        for row in batch.to_pylist():
+            held = {name: row.pop(name) for name in tags}
+            row["tags"] = {name: value for name, value in held.items() if value is not None}
+            rows.append(row)
+        yield rows

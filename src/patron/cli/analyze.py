@@ -30,6 +30,7 @@ class Report(StrEnum):
     TRANSITIONS = "transitions"
     COHORTS = "cohorts"
     KPIS = "kpis"
+    TAGS = "tags"
     CLUSTERS = "clusters"
 
 
@@ -180,6 +181,8 @@ def _records(kind: Report, a: Analysis) -> list[dict[str, Any]]:
         return _frame(a.grid)
     if kind is Report.STAGES:
         return _frame(a.stages)
+    if kind is Report.TAGS:
+        return _frame(a.tags)
     if kind is Report.TRANSITIONS:
         counts = a.transitions.counts
         return [
