@@ -1,5 +1,6 @@
 """The same analysis on DuckDB and on Spark (local, through Ibis): identical outputs, column by
-column, on the hand-built shop and on a random shop of 600 customers.
+column — summary, RFM and segments, stage thresholds, stages and transitions, cohorts, KPIs,
+preference tags and intent — on the hand-built shop and on a random shop of 600 customers.
 
 Slow (a JVM starts, each query is a Spark job); skipped when pyspark or a Java runtime is
 missing, so that a machine without them still passes.
@@ -27,6 +28,7 @@ from patron.analytics.rfm import grid_segments, rfm, score_segments
 from patron.analytics.service import Schemes
 from patron.analytics.stages import assign, thresholds, transitions
 from patron.analytics.summary import customer_summary
+from patron.analytics.tags import intent, preference_tags
 
 pyspark_sql = pytest.importorskip("pyspark.sql", reason="pyspark is not installed (extra `spark`)")
 pytestmark = [
@@ -85,6 +87,11 @@ def _outputs(facts: Facts, as_of: datetime) -> dict[str, Any]:
         "retention": _normal(cohorts.retention(facts, as_of).to_pandas(), ["cohort", "k"]),
         "revenue": _normal(cohorts.revenue(facts, as_of).to_pandas(), ["cohort", "k"]),
         "kpis": kpis(facts, as_of),
+        "tags": _normal(
+            preference_tags(facts, as_of, schemes.tags, "Asia/Shanghai").to_pandas(),
+            ["customer_id"],
+        ),
+        "intent": _normal(intent(facts, as_of, schemes.tags).to_pandas(), ["customer_id"]),
     }
 
 
