@@ -646,18 +646,36 @@ def intent(facts: Facts, as_of: datetime, rules: TagRules) -> Table:
         e.occurred_at < stamp(as_of),
         e.event_type.isin(types),
     )
+    # An event is unbought when the customer's latest purchase of its product (of anything,
+    # for an event without a product) is not after it: equi-joins on aggregates, where an
+    # anti-join on "a later purchase exists" compared every event with every purchase line.
     p = facts.purchases(as_of)
     ol = facts.order_lines
-    bought = ol.join(p, ol.order_id == p.id).select(
-        buyer_id=p.customer_id, bought_id=ol.product_id, placed_at=p.placed_at
+    last_of_product = (
+        ol.join(p, ol.order_id == p.id)
+        .group_by(buyer_id=p.customer_id, bought_id=ol.product_id)
+        .aggregate(last_at=p.placed_at.max())
     )
-    unbought = recent.anti_join(
-        bought,
-        [
-            recent.customer_id == bought.buyer_id,
-            bought.placed_at > recent.occurred_at,
-            recent.product_id.isnull() | (recent.product_id == bought.bought_id),
-        ],
+    last_of_any = p.group_by(buyer_id=p.customer_id).aggregate(last_at=p.placed_at.max())
+    with_product = recent.filter(recent.product_id.notnull())
+    without_product = recent.filter(recent.product_id.isnull())
+    parts = [
+        with_product.left_join(
+            last_of_product,
+            [
+                with_product.customer_id == last_of_product.buyer_id,
+                with_product.product_id == last_of_product.bought_id,
+            ],
+        ),
+        without_product.left_join(last_of_any, without_product.customer_id == last_of_any.buyer_id),
+    ]
+    unbought = ibis.union(
+        *[
+            part.filter(part.last_at.isnull() | (part.last_at <= part.occurred_at)).select(
+                "customer_id", "event_type"
+            )
+            for part in parts
+        ]
     )
     c = facts.customers
     flags = c.select(customer_id=c.id)
