@@ -28,20 +28,9 @@ from ibis.expr.types import BooleanValue, IntegerValue, StringValue, Table
 from patron.analytics.facts import SECONDS_PER_DAY, Facts, days_between, stamp
 from patron.analytics.schemes import Label, Lang, _key, _label, _read, _text
 from patron.errors import InputError
+from patron.ingest.model import EventType
 
-EVENT_TYPES = (
-    "visit",
-    "view",
-    "search",
-    "favorite",
-    "cart_add",
-    "cart_remove",
-    "checkout_start",
-    "inquiry",
-    "review",
-    "share",
-    "sign_in",
-)
+EVENT_TYPES = tuple(t.value for t in EventType)
 TAGS = (
     "category",
     "brand",
