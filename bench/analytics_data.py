@@ -72,7 +72,7 @@ def generate(orders: int, folder: Path, seed: int = 7) -> Path:
             [
                 pa.array(pid),
                 pa.array([f"SKU-{i}" for i in pid]),
-                pa.array([f"{CATEGORIES[i % len(CATEGORIES)]}/Sub{i % 40}" for i in pid]),
+                pa.array([f"{CATEGORIES[i % len(CATEGORIES)]} > Sub{i % 40}" for i in pid]),
                 pa.array([f"Brand{i % 300}" for i in pid]),
                 pa.array(rng.integers(100, 50_000, size=products)),
             ],

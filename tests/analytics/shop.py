@@ -41,9 +41,9 @@ CUSTOMERS = [
     (6, "F", None, None, None, None, None),
 ]
 PRODUCTS = [
-    (1, "PEN", "Stationery/Pens", "Hero", 1000),
-    (2, "INK", "Stationery/Ink", "Hero", 500),
-    (3, "MILK", "Baby/Formula/Stage 1", "Feihe", 20000),
+    (1, "PEN", "Stationery > Pens", "Hero", 1000),
+    (2, "INK", "Stationery > Ink", "Hero", 500),
+    (3, "MILK", "Baby > Formula > Stage 1", "Feihe", 20000),
 ]
 # id, customer, placed_at, status, subtotal, discount, total, items, coupon codes
 ORDERS = [

@@ -98,7 +98,11 @@ def test_standardise_logs_money_and_counts_then_scales(facts: Facts) -> None:
 def synthetic_rows(seed: int = 7) -> dict[str, list[tuple[Any, ...]]]:
     """Customers 1–200 Baby, 201–400 Home, 401–600 Books, 601–620 never bought."""
     rng = np.random.default_rng(seed)
-    paths = {"Baby": "Baby/Formula/Stage 1", "Home": "Home/Kitchen", "Books": "Books/Fiction"}
+    paths = {
+        "Baby": "Baby > Formula > Stage 1",
+        "Home": "Home > Kitchen",
+        "Books": "Books > Fiction",
+    }
     products = [(n, g.upper(), paths[g], "Brand", 1000) for n, g in enumerate(GROUPS, 1)]
     # group: purchases, days between purchases, days since the last one, order total minor
     # (ranges, upper end excluded), chance of a discount and of a refund per purchase

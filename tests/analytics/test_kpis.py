@@ -143,7 +143,13 @@ def test_an_empty_shop(duck: BaseBackend, tmp_path: Path) -> None:
 # A random shop and a plain-pandas oracle of every definition.
 
 SEED = 20260701
-CATEGORIES = ("Baby/Formula/Stage 1", "Baby/Diapers", "Stationery/Pens", "Beauty/Skin", "Food")
+CATEGORIES = (
+    "Baby > Formula > Stage 1",
+    "Baby > Diapers",
+    "Stationery > Pens",
+    "Beauty > Skin",
+    "Food",
+)
 STATUSES = ("completed", "paid", "shipped", "refunded", "pending", "cancelled")
 
 
@@ -289,7 +295,7 @@ def oracle(rows: dict[str, list[tuple[Any, ...]]], as_of: datetime) -> Kpis:
     visits = {(c, t.date()) for c, t in zip(seen.customer_id, seen.occurred_at, strict=True)}
 
     lines = f["order_lines"].merge(f["products"], left_on="product_id", right_on="id")
-    lines["category"] = lines.category_path.str.split("/").str[0]
+    lines["category"] = lines.category_path.str.split(">").str[0].str.strip()
     first_lines = lines[lines.order_id.isin(set(b.first_id))]
     owner = dict(zip(b.first_id, b.index, strict=True))
     pairs = {(owner[o], c) for o, c in zip(first_lines.order_id, first_lines.category, strict=True)}

@@ -13,7 +13,7 @@ The shop's purchases as of AS_OF (2026-07-01 00:00 UTC), from tests/analytics/sh
     E (5) order 8 2026-04-01 Wed: INK 2 × 6,000 (order 7 cancelled, 9 pending: not purchases)
     D (4) never bought; F (6) bought only after AS_OF.
 
-PEN and INK are Stationery by Hero, MILK is Baby (Baby/Formula/Stage 1) by Feihe.
+PEN and INK are Stationery by Hero, MILK is Baby (Baby > Formula > Stage 1) by Feihe.
 """
 
 from __future__ import annotations
@@ -332,9 +332,9 @@ def shipped() -> str:
         ('key = "1"\n', 'key = "one"\n', r"city_tier.values\[0\]: key 'one' must be a whole"),
         ("until = 100", "until = 50", r"\[age_band\]: until must be a whole number from 56"),
         (
-            'path = "Baby/Formula/Stage 2"',
-            'path = "Baby/Formula/Stage 1/"',
-            r"child_stage.paths\[1\]: path 'Baby/Formula/Stage 1' is given twice",
+            'path = "Baby > Formula > Stage 2"',
+            'path = "Baby>Formula >Stage 1"',
+            r"child_stage.paths\[1\]: path 'Baby > Formula > Stage 1' is given twice",
         ),
         ('event_types = ["inquiry"]', 'event_types = ["call"]', r"signals\[5\]: event_types"),
         ("weight = 30", "weight = 0.3", r"intent.signals\[3\]: weight must be a whole number"),
@@ -371,11 +371,11 @@ def test_a_copy_of_the_shipped_file_loads_the_same(tmp_path: Path) -> None:
 # --- the oracle ---------------------------------------------------------------------------
 
 CATEGORIES = [
-    "Baby/Formula/Stage 1",
-    "Baby/Diapers/Newborn",
-    "Stationery/Pens",
+    "Baby > Formula > Stage 1",
+    "Baby > Diapers > Newborn",
+    "Stationery > Pens",
     " Stationery/Ink",
-    "Home/Kitchen",
+    "Home > Kitchen",
     "Beauty",
     None,
 ]
@@ -448,7 +448,7 @@ def oracle(rows: dict[str, list[tuple[Any, ...]]], rules: TagRules) -> pd.DataFr
     lines = lines.drop(columns="id_y").rename(columns={"id_x": "id"}).merge(products, "left")
     refunded = refunds.groupby("line")["amount"].sum()
     lines["net"] = lines["line_total"] - lines["id"].map(refunded).fillna(0).astype(int)
-    tops = [p.strip().split("/")[0].strip() if isinstance(p, str) else "" for p in lines["path"]]
+    tops = [p.strip().split(">")[0].strip() if isinstance(p, str) else "" for p in lines["path"]]
     lines["category"] = [t or None for t in tops]
     result = pd.DataFrame(index=pd.RangeIndex(1, 1001, name="customer_id"))
     result["category"], result["category_share"] = None, math.nan

@@ -22,7 +22,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 
-from patron.analytics.facts import Facts
+from patron.analytics.facts import Facts, top_category
 from patron.analytics.summary import customer_summary
 from patron.errors import InputError
 
@@ -115,7 +115,7 @@ def _category_shares(facts: Facts, as_of: datetime) -> Table:
         .aggregate(refunded=r.amount_minor.sum())
     )
     products = facts.products
-    top = products.category_path.split("/")[0].strip().nullif("")
+    top = top_category(products.category_path).nullif("")
     categories = products.select(product_id=products.id, category=top.fill_null(UNCATEGORISED))
     bought = (
         lines.join(p, lines.order_id == p.id)

@@ -76,6 +76,21 @@ def stamp(moment: datetime) -> TimestampScalar:
     return ibis.timestamp(moment.astimezone(UTC))
 
 
+CATEGORY_SEPARATOR = " > "
+"""Between the levels of a category path, as ingestion documents it ("母婴 > 奶粉 > 1段")."""
+
+
+def category_path(path: ibis.Value) -> ibis.Value:
+    """The path with its levels joined by exactly :data:`CATEGORY_SEPARATOR`, whatever the
+    spacing around ``>`` in the source."""
+    return path.strip().re_replace(r"\s*>\s*", CATEGORY_SEPARATOR)
+
+
+def top_category(path: ibis.Value) -> ibis.Value:
+    """The first level of a category path ("母婴" of "母婴 > 奶粉 > 1段")."""
+    return path.split(">")[0].strip()
+
+
 def days_between(start: ibis.Value, end: datetime) -> ibis.Value:
     """Whole days from ``start`` (a timestamp column) to ``end``, rounded down."""
     seconds = stamp(end).epoch_seconds() - start.epoch_seconds()

@@ -21,7 +21,7 @@ from ibis import _
 from ibis.expr.types import BooleanValue, IntegerValue, Table
 
 from patron.analytics.cohorts import first_purchases, net_purchases, ranked_purchases
-from patron.analytics.facts import Facts, stamp
+from patron.analytics.facts import Facts, stamp, top_category
 from patron.analytics.summary import customer_summary
 
 REPURCHASE_DAYS = (30, 90, 365)
@@ -342,7 +342,7 @@ def gateway(facts: Facts, as_of: datetime, days: int = PERIOD_DAYS) -> Table:
         customer_id=first_lines.customer_id,
         first_at=first_lines.first_at,
         second_at=first_lines.second_at,
-        category=first_lines.category_path.split("/")[0],
+        category=top_category(first_lines.category_path),
     ).distinct()
     metrics = _repurchased_within(categories, as_of, days)
     return (

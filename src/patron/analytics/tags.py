@@ -25,7 +25,15 @@ import ibis
 import pandas as pd
 from ibis.expr.types import BooleanValue, IntegerValue, StringValue, Table
 
-from patron.analytics.facts import SECONDS_PER_DAY, Facts, days_between, stamp
+from patron.analytics.facts import (
+    CATEGORY_SEPARATOR,
+    SECONDS_PER_DAY,
+    Facts,
+    category_path,
+    days_between,
+    stamp,
+    top_category,
+)
 from patron.analytics.schemes import Label, Lang, _key, _label, _read, _text
 from patron.errors import InputError
 from patron.ingest.model import EventType
@@ -288,7 +296,9 @@ def _child_paths(section: dict[str, Any], where: str) -> tuple[ChildPath, ...]:
     paths: list[ChildPath] = []
     for n, entry in enumerate(_entries(section, "child_stage", "paths", where)):
         at = f"{where}: child_stage.paths[{n}]"
-        path = _text(entry, "path", at).strip().strip("/")
+        path = CATEGORY_SEPARATOR.join(
+            level.strip() for level in _text(entry, "path", at).split(">")
+        )
         if any(p.path == path for p in paths):
             raise InputError(f"{at}: path {path!r} is given twice", field="path")
         paths.append(ChildPath(path, _whole(entry, "months", at, 0, 240)))
@@ -417,8 +427,8 @@ def _lines(facts: Facts, as_of: datetime) -> Table:
     )
     netted = bought.left_join(refunded, "line_id").drop("line_id_right")
     pr = facts.products
-    path = pr.category_path.strip()
-    top = path.split("/")[0].strip()
+    path = category_path(pr.category_path)
+    top = top_category(path)
     products = pr.select(
         product_key=pr.id,
         category_path=path,
@@ -604,7 +614,10 @@ def _child_stage(lines: Table, as_of: datetime, rule: ChildRule) -> Table:
     # Longest path first, so a purchase below two configured paths takes the closer one.
     ordered = sorted(rule.paths, key=lambda p: len(p.path), reverse=True)
     months: IntegerValue = ibis.cases(
-        *[((path == p.path) | path.startswith(f"{p.path}/"), p.months) for p in ordered],
+        *[
+            ((path == p.path) | path.startswith(f"{p.path}{CATEGORY_SEPARATOR}"), p.months)
+            for p in ordered
+        ],
         else_=ibis.null("int64"),
     )
     baby = lines.select("customer_id", "placed_at", months=months).filter(ibis._.months.notnull())
