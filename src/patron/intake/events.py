@@ -42,13 +42,7 @@ def record(
         by_key.setdefault(_key(event, f"events[{n}]"), event)
     if connection.dialect.name == "postgresql":
         return _record_postgresql(connection, shop, by_key, len(events), now)
-    ids = stubs.resolve(
-        connection,
-        shop.id,
-        {x.customer_id for x in by_key.values() if x.customer_id},
-        {x.sku: None for x in by_key.values() if x.sku},
-        now,
-    )
+    ids = _resolve(connection, shop, by_key, now)
     # In key order: concurrent batches then wait on each other's new keys in one order.
     rows = [
         {
@@ -123,15 +117,22 @@ def _record_postgresql(
     params = {"batch": batch, "shop_id": shop.id}
     inserted, unresolved = connection.execute(_INSERT_BATCH, params).one()
     if unresolved:
-        stubs.resolve(
-            connection,
-            shop.id,
-            {x.customer_id for x in by_key.values() if x.customer_id},
-            {x.sku: None for x in by_key.values() if x.sku},
-            now,
-        )
+        _resolve(connection, shop, by_key, now)
         inserted += connection.execute(_INSERT_BATCH, params).one().inserted
     return BatchResult(inserted, sent - inserted)
+
+
+def _resolve(
+    connection: Connection, shop: Shop, by_key: dict[str, EventInput], now: datetime
+) -> stubs.Ids:
+    """Row ids of the batch's customers and products, unknown ones created as stubs."""
+    return stubs.resolve(
+        connection,
+        shop.id,
+        {x.customer_id for x in by_key.values() if x.customer_id},
+        {x.sku: None for x in by_key.values() if x.sku},
+        now,
+    )
 
 
 def _key(event: EventInput, field: str) -> str:
