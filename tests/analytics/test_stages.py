@@ -289,7 +289,7 @@ def test_stage_history(facts: Facts, shipped: StageThresholds) -> None:
     history = stage_history(facts, [EARLIER, AS_OF], shipped).to_pandas()
     assert list(history.columns) == ["as_of", "customer_id", "stage", "days_since_last_order"]
     for when, expected in ((EARLIER, AT_EARLIER), (AS_OF, AT_AS_OF)):
-        rows = history[history["as_of"] == pd.Timestamp(when)]
+        rows = history[history["as_of"] == pd.Timestamp(when).tz_localize(None)]
         assert dict(zip(rows["customer_id"], rows["stage"], strict=True)) == expected
 
 

@@ -3,6 +3,10 @@
 Analytics read Parquet (DuckDB here, Spark on a cluster), never the operational tables: the
 copy is taken in one read-only transaction, so every file shows the same moment. Columns are
 those the pipelines need; personal data (names, e-mails, phones) never leaves the database.
+
+Moments are stored as UTC wall-clock timestamps without a zone: engines take calendar parts
+(year, month, date) of zone-less timestamps directly, while on zoned ones every row goes
+through the time-zone library (four to six times slower on DuckDB).
 """
 
 from __future__ import annotations
@@ -105,7 +109,7 @@ def _arrow_type(column: Column[object]) -> pa.DataType:
     if python is int:
         return pa.int64()
     if column.type.__class__.__name__ == "UTCDateTime":
-        return pa.timestamp("us", tz="UTC")
+        return pa.timestamp("us")  # UTC, see the module docstring
     if python.__name__ == "date":
         return pa.date32()
     return pa.string()

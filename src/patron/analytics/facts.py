@@ -70,10 +70,10 @@ def read_facts(con: BaseBackend, folder: Path) -> Facts:
 
 
 def stamp(moment: datetime) -> TimestampScalar:
-    """A UTC timestamp literal."""
+    """The literal of ``moment`` as the fact files hold moments: UTC, without a zone."""
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: give a time zone")
-    return ibis.timestamp(moment.astimezone(UTC))
+    return ibis.timestamp(moment.astimezone(UTC).replace(tzinfo=None))
 
 
 CATEGORY_SEPARATOR = " > "
