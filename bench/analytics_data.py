@@ -33,7 +33,7 @@ def _writer(folder: Path, name: str) -> tuple[pq.ParquetWriter, pa.Schema]:
 
 def _stamps(seconds: np.ndarray) -> pa.Array:
     micros = (int(START.timestamp()) + seconds.astype(np.int64)) * 1_000_000
-    return pa.array(micros, type=pa.timestamp("us", tz="UTC"))
+    return pa.array(micros, type=pa.timestamp("us"))  # UTC, as extract writes it
 
 
 def generate(orders: int, folder: Path, seed: int = 7) -> Path:

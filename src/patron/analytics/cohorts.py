@@ -25,25 +25,19 @@ def month_index(moment: TimestampValue) -> IntegerValue:
     return index
 
 
-def month_label(moment: TimestampValue) -> StringValue:
-    """``'YYYY-MM'`` of a timestamp, built from integers (no backend-specific formatting)."""
-    month = moment.month().cast("string").lpad(2, "0")
-    label: StringValue = moment.year().cast("string").concat("-", month)
+def month_label(index: IntegerValue) -> StringValue:
+    """``'YYYY-MM'`` of a :func:`month_index`, built from integers (no backend-specific
+    formatting). Pipelines group by the index and label the few groups, not every row."""
+    month = (index % 12 + 1).cast("string").lpad(2, "0")
+    label: StringValue = (index // 12).cast("string").concat("-", month)
     return label
-
-
-def ranked_purchases(facts: Facts, as_of: datetime) -> Table:
-    """Purchases before ``as_of`` with ``n``, each customer's 0-based purchase number (ties in
-    time broken by order id, so "first" and "second" purchase are deterministic)."""
-    p = facts.purchases(as_of)
-    n = ibis.row_number().over(group_by=p.customer_id, order_by=[p.placed_at, p.id])
-    return p.mutate(n=n)
 
 
 def net_purchases(facts: Facts, as_of: datetime) -> Table:
     """Purchases before ``as_of`` with their refunds made before ``as_of`` netted on the order
     itself (so revenue stays in the month the order was placed): customer_id, order_id,
-    placed_at, gross_minor, refunded_minor, net_minor."""
+    placed_at, first_at (the customer's first purchase), gross_minor, refunded_minor,
+    net_minor."""
     p = facts.purchases(as_of)
     r = facts.refunds_until(as_of)
     refunded = r.group_by(order_id=r.order_id).aggregate(refunded_minor=r.amount_minor.sum())
@@ -53,6 +47,7 @@ def net_purchases(facts: Facts, as_of: datetime) -> Table:
         customer_id=joined.customer_id,
         order_id=joined.id,
         placed_at=joined.placed_at,
+        first_at=joined.first_at,
         gross_minor=joined.total_minor,
         refunded_minor=refunded_minor,
         net_minor=joined.total_minor - refunded_minor,
@@ -60,37 +55,37 @@ def net_purchases(facts: Facts, as_of: datetime) -> Table:
 
 
 def first_purchases(facts: Facts, as_of: datetime) -> Table:
-    """One row per buyer: customer_id, first_at, cohort ('YYYY-MM'), cohort_month (index)."""
+    """One row per buyer: customer_id, first_at, cohort_month (:func:`month_index`)."""
     p = facts.purchases(as_of)
-    firsts = p.group_by(customer_id=p.customer_id).aggregate(first_at=p.placed_at.min())
-    return firsts.mutate(
-        cohort=month_label(firsts.first_at), cohort_month=month_index(firsts.first_at)
+    return p.filter(p.n == 0).select(
+        customer_id=p.customer_id, first_at=p.first_at, cohort_month=month_index(p.first_at)
     )
 
 
 def _grid(firsts: Table, as_of: datetime) -> Table:
-    """Every observed (cohort, k): cohort, cohort_month, cohort_size, k."""
+    """Every observed (cohort, k): cohort ('YYYY-MM'), cohort_month, cohort_size, k."""
     last = as_of.astimezone(UTC) - timedelta(microseconds=1)
     last_month = last.year * 12 + last.month - 1
-    sizes = firsts.group_by("cohort", "cohort_month").aggregate(cohort_size=_.count())
-    return sizes.mutate(k=ibis.range(0, last_month - sizes.cohort_month + 1, 1).unnest())
+    sizes = firsts.group_by("cohort_month").aggregate(cohort_size=_.count())
+    return sizes.mutate(
+        cohort=month_label(sizes.cohort_month),
+        k=ibis.range(0, last_month - sizes.cohort_month + 1, 1).unnest(),
+    )
 
 
 def retention(facts: Facts, as_of: datetime) -> Table:
     """Per cohort and k: cohort_size, customers (of the cohort who bought in month k) and
     share (customers / cohort_size; 1.0 at k = 0). Columns: cohort, k, cohort_size, customers,
     share; ordered by cohort, k."""
-    firsts = first_purchases(facts, as_of)
     p = facts.purchases(as_of)
-    months = p.select(customer_id=p.customer_id, month=month_index(p.placed_at)).distinct()
-    joined = months.join(firsts, "customer_id")
-    active = (
-        joined.select(cohort=joined.cohort, k=joined.month - joined.cohort_month)
-        .group_by("cohort", "k")
-        .aggregate(customers=_.count())
-    )
-    grid = _grid(firsts, as_of)
-    cells = grid.left_join(active, ["cohort", "k"])
+    months = p.select(
+        customer_id=p.customer_id,
+        cohort_month=month_index(p.first_at),
+        k=month_index(p.placed_at) - month_index(p.first_at),
+    ).distinct()
+    active = months.group_by("cohort_month", "k").aggregate(customers=_.count())
+    grid = _grid(first_purchases(facts, as_of), as_of)
+    cells = grid.left_join(active, ["cohort_month", "k"])
     customers = cells.customers.fill_null(0)
     return cells.select(
         cohort=cells.cohort,
@@ -106,19 +101,18 @@ def revenue(facts: Facts, as_of: datetime) -> Table:
     refunds netted on that month), cumulative_net_minor (months 0..k) and ltv_minor (the
     cumulative net per cohort customer: the cohort's historical LTV curve). Columns: cohort,
     k, cohort_size, orders, net_minor, cumulative_net_minor, ltv_minor; ordered by cohort, k."""
-    firsts = first_purchases(facts, as_of)
     net = net_purchases(facts, as_of)
-    joined = net.join(firsts, "customer_id")
     monthly = (
-        joined.select(
-            cohort=joined.cohort,
-            k=month_index(joined.placed_at) - joined.cohort_month,
-            net_minor=joined.net_minor,
+        net.select(
+            cohort_month=month_index(net.first_at),
+            k=month_index(net.placed_at) - month_index(net.first_at),
+            net_minor=net.net_minor,
         )
-        .group_by("cohort", "k")
+        .group_by("cohort_month", "k")
         .aggregate(orders=_.count(), net_minor=_.net_minor.sum())
     )
-    cells = _grid(firsts, as_of).left_join(monthly, ["cohort", "k"])
+    grid = _grid(first_purchases(facts, as_of), as_of)
+    cells = grid.left_join(monthly, ["cohort_month", "k"])
     net_minor = cells.net_minor.fill_null(0)
     cumulative = net_minor.sum().over(
         ibis.cumulative_window(group_by=cells.cohort, order_by=cells.k)

@@ -20,7 +20,7 @@ import ibis
 from ibis import _
 from ibis.expr.types import BooleanValue, IntegerValue, Table
 
-from patron.analytics.cohorts import first_purchases, net_purchases, ranked_purchases
+from patron.analytics.cohorts import net_purchases
 from patron.analytics.facts import Facts, stamp, top_category
 from patron.analytics.summary import customer_summary
 
@@ -186,13 +186,11 @@ def kpis(facts: Facts, as_of: datetime, summary: Table | None = None) -> Kpis:
 def second_purchases(facts: Facts, as_of: datetime) -> Table:
     """One row per buyer: customer_id, first_at, first_order_id, second_at (null for one-time
     buyers)."""
-    ranked = ranked_purchases(facts, as_of)
-    first = ranked.filter(ranked.n == 0).select(
+    p = facts.purchases(as_of)
+    first = p.filter(p.n == 0).select(
         customer_id=_.customer_id, first_at=_.placed_at, first_order_id=_.id
     )
-    second = ranked.filter(ranked.n == 1).select(
-        second_customer=_.customer_id, second_at=_.placed_at
-    )
+    second = p.filter(p.n == 1).select(second_customer=_.customer_id, second_at=_.placed_at)
     joined = first.left_join(second, first.customer_id == second.second_customer)
     return joined.drop("second_customer")
 
@@ -268,10 +266,11 @@ def _new_and_returning(facts: Facts, as_of: datetime, summary: Table) -> tuple[G
     net = net_purchases(facts, as_of)
     start = stamp(as_of - timedelta(days=PERIOD_DAYS))
     window = net.filter(net.placed_at >= start)
-    per = window.group_by("customer_id").aggregate(purchases=_.count(), net_minor=_.net_minor.sum())
-    firsts = first_purchases(facts, as_of).select("customer_id", "first_at")
+    per = window.group_by("customer_id").aggregate(
+        purchases=_.count(), net_minor=_.net_minor.sum(), first_at=_.first_at.max()
+    )
     lifetime = summary.select(customer_id=summary.customer_id, ltv_minor=summary.net_minor)
-    joined = per.join(firsts, "customer_id").join(lifetime, "customer_id")
+    joined = per.join(lifetime, "customer_id")
     groups = joined.group_by(new=joined.first_at >= start).aggregate(
         customers=_.count(),
         purchases=_.purchases.sum(),
@@ -334,7 +333,8 @@ def gateway(facts: Facts, as_of: datetime, days: int = PERIOD_DAYS) -> Table:
     repurchased; ordered by category."""
     buyers = second_purchases(facts, as_of)
     lines = facts.order_lines
-    products = facts.products.select(product_id=_.id, category_path=_.category_path)
+    # The category of each product once, not of each line.
+    products = facts.products.select(product_id=_.id, category=top_category(_.category_path))
     first_lines = buyers.join(lines, buyers.first_order_id == lines.order_id).left_join(
         products, "product_id"
     )
@@ -342,7 +342,7 @@ def gateway(facts: Facts, as_of: datetime, days: int = PERIOD_DAYS) -> Table:
         customer_id=first_lines.customer_id,
         first_at=first_lines.first_at,
         second_at=first_lines.second_at,
-        category=top_category(first_lines.category_path),
+        category=first_lines.category,
     ).distinct()
     metrics = _repurchased_within(categories, as_of, days)
     return (

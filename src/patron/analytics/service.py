@@ -117,6 +117,7 @@ def compute(
             progress(name)
 
     step("summary")
+    facts = facts.held(as_of)
     summary = customer_summary(facts, as_of).cache()
     step("rfm")
     scored = score_segments(grid_segments(rfm(summary), schemes.grid), schemes.scores).cache()

@@ -64,17 +64,11 @@ def interpurchase_days(facts: Facts, as_of: datetime) -> Table:
     """Every gap between consecutive purchases of a customer placed before ``as_of``:
     customer_id, placed_at (the later purchase), seconds, and days (whole, rounded up)."""
     p = facts.purchases(as_of)
-    # Epoch seconds once per purchase, and the lag on those integers: converting both
-    # timestamps of every pair cost twice as much.
-    at = p.select(
-        customer_id=p.customer_id, placed_at=p.placed_at, epoch=p.placed_at.epoch_seconds()
+    gaps = p.filter(p.previous_at.notnull()).select(
+        customer_id=p.customer_id,
+        placed_at=p.placed_at,
+        seconds=(p.placed_at.epoch_seconds() - p.previous_at.epoch_seconds()).cast("int64"),
     )
-    previous = at.epoch.lag().over(group_by=at.customer_id, order_by=at.placed_at)
-    gaps = at.select(
-        customer_id=at.customer_id,
-        placed_at=at.placed_at,
-        seconds=(at.epoch - previous).cast("int64"),
-    ).filter(ibis._.seconds.notnull())
     return gaps.mutate(
         days=((gaps.seconds + (SECONDS_PER_DAY - 1)) // SECONDS_PER_DAY).cast("int64")
     )
