@@ -1,7 +1,7 @@
 """Synthetic fact files for the analytics benchmark, in the shape `patron.analytics.extract`
 writes: N orders of N/4 customers over three years, ~2.5 lines per order, 2 % refunded and 3 %
-cancelled orders, N/2 behaviour events. Written with numpy and pyarrow in row groups, so that
-100M orders fit in memory-bounded steps.
+cancelled orders, N/2 behaviour events; order ids follow the time of ordering. Written with
+numpy and pyarrow in row groups, so that 100M orders fit in memory-bounded steps.
 
     python bench/analytics_data.py --orders 10000000 --out bench/out/facts_10m
 """
@@ -96,7 +96,10 @@ def generate(orders: int, folder: Path, seed: int = 7) -> Path:
             rng.integers(1, customers // 10 + 2, size=n),
             rng.integers(1, customers + 1, size=n),
         )
-        placed = rng.integers(0, SPAN_SECONDS, size=n)
+        # Order ids follow the time of ordering, as a shop's system assigns them.
+        placed = np.sort(
+            rng.integers(SPAN_SECONDS * first // orders, SPAN_SECONDS * (first + n) // orders, n)
+        )
         status = rng.choice(
             np.array(["completed", "paid", "shipped", "cancelled", "refunded"], dtype=object),
             p=[0.85, 0.05, 0.05, 0.03, 0.02],

@@ -20,6 +20,16 @@ from patron.analytics.extract import FACTS
 PURCHASE_STATUSES = ("paid", "shipped", "completed", "refunded")
 """Orders that count as purchases; pending (unpaid) and cancelled orders do not."""
 
+HELD_ORDER_COLUMNS = (
+    "id",
+    "customer_id",
+    "placed_at",
+    "total_minor",
+    "discount_minor",
+    "coupon_codes",
+)
+"""The order columns the pipelines read, and so the ones :meth:`Facts.held` keeps."""
+
 SECONDS_PER_DAY = 86_400
 
 
@@ -60,13 +70,16 @@ class Facts:
         return r.filter(r.refunded_at.isnull() | (r.refunded_at < stamp(as_of)))
 
     def held(self, as_of: datetime) -> Facts:
-        """These facts with only the purchases (ranked) and refunds before ``as_of``, held in
-        the engine (cached tables): an analysis reads them a dozen times, from memory rather
-        than from the files, and ranks the purchases once. Analyses as of ``as_of`` or
-        earlier give the same results on the held facts as on these."""
+        """These facts with only the purchases (ranked, :data:`HELD_ORDER_COLUMNS`) and the
+        refunds before ``as_of``, held in the engine (cached tables): an analysis reads them a
+        dozen times, from memory rather than from the files, and ranks the purchases once.
+        Analyses as of ``as_of`` or earlier give the same results on the held facts as on
+        these."""
         return replace(
             self,
-            orders=self.purchases(as_of).cache(),
+            orders=self.purchases(as_of)
+            .select(*HELD_ORDER_COLUMNS, "n", "first_at", "previous_at")
+            .cache(),
             refunds=self.refunds_until(as_of).cache(),
             held_until=as_of,
         )
