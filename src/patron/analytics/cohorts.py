@@ -78,12 +78,19 @@ def retention(facts: Facts, as_of: datetime) -> Table:
     share (customers / cohort_size; 1.0 at k = 0). Columns: cohort, k, cohort_size, customers,
     share; ordered by cohort, k."""
     p = facts.purchases(as_of)
-    months = p.select(
-        customer_id=p.customer_id,
-        cohort_month=month_index(p.first_at),
-        k=month_index(p.placed_at) - month_index(p.first_at),
-    ).distinct()
-    active = months.group_by("cohort_month", "k").aggregate(customers=_.count())
+    # A customer's first purchase in a month is the one whose previous purchase is in an
+    # earlier month (or that has none): counting those counts the customers of each month
+    # without a distinct over (customer, month).
+    month = month_index(p.placed_at)
+    opening = p.filter(p.previous_at.isnull() | (month_index(p.previous_at) != month))
+    active = (
+        opening.select(
+            cohort_month=month_index(opening.first_at),
+            k=month_index(opening.placed_at) - month_index(opening.first_at),
+        )
+        .group_by("cohort_month", "k")
+        .aggregate(customers=_.count())
+    )
     grid = _grid(first_purchases(facts, as_of), as_of)
     cells = grid.left_join(active, ["cohort_month", "k"])
     customers = cells.customers.fill_null(0)
