@@ -692,7 +692,7 @@ def patron_figures(analysis: Any) -> dict[str, Any]:
     )
 
 
-MEASUREMENTS = frozenset({"seconds", "cpu_seconds", "steps", "peak_rss_mib"})
+MEASUREMENTS = frozenset({"seconds", "core_seconds", "cpu_seconds", "steps", "peak_rss_mib"})
 """Keys of a timed result that are measurements, not figures: :func:`disagreements` skips them."""
 
 
