@@ -96,6 +96,23 @@ def test_interpurchase_days_round_up(duck: BaseBackend, tmp_path: Path) -> None:
     assert list(gaps["days"]) == [1, 2]
 
 
+def test_interpurchase_days_round_up_fractions_of_a_second(
+    duck: BaseBackend, tmp_path: Path
+) -> None:
+    # 13 days and 5 µs is 14 days; 13 days less 0.2 s is 13; 0.3 s is 1 day.
+    start = at(2026, 1, 1) + timedelta(microseconds=100_000)
+    moments = [
+        start,
+        start + timedelta(days=13, microseconds=5),
+        start + timedelta(days=26, microseconds=-199_995),
+        start + timedelta(days=26, microseconds=100_005),
+    ]
+    orders = [(n + 1, 1, m, "paid", 1, 0, 1, 1, None) for n, m in enumerate(moments)]
+    facts = read_facts(duck, write_shop(tmp_path / "f", {**ROWS, "orders": orders}))
+    gaps = interpurchase_days(facts, AS_OF).to_pandas().sort_values("placed_at")
+    assert list(gaps["days"]) == [14, 13, 1]
+
+
 def test_thresholds_from_quantiles(shipped: StageThresholds) -> None:
     assert limits(shipped) == SHIPPED
     assert shipped.source == {

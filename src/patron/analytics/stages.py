@@ -62,15 +62,23 @@ class StageThresholds:
 
 def interpurchase_days(facts: Facts, as_of: datetime) -> Table:
     """Every gap between consecutive purchases of a customer placed before ``as_of``:
-    customer_id, placed_at (the later purchase), seconds, and days (whole, rounded up)."""
+    customer_id, placed_at (the later purchase), seconds (between the whole seconds of the
+    two) and days (whole, rounded up, exact to the microsecond)."""
     p = facts.purchases(as_of)
-    gaps = p.filter(p.previous_at.notnull()).select(
-        customer_id=p.customer_id,
-        placed_at=p.placed_at,
-        seconds=(p.placed_at.epoch_seconds() - p.previous_at.epoch_seconds()).cast("int64"),
-    )
-    return gaps.mutate(
-        days=((gaps.seconds + (SECONDS_PER_DAY - 1)) // SECONDS_PER_DAY).cast("int64")
+    gaps = p.filter(p.previous_at.notnull())
+    # Engines disagree on fractions of a second in epoch seconds (DuckDB keeps them, Spark
+    # drops them), so count whole seconds, then settle the part of a day left over with one
+    # exact comparison of timestamps.
+    seconds = (
+        gaps.placed_at.epoch_seconds().floor() - gaps.previous_at.epoch_seconds().floor()
+    ).cast("int64")
+    whole = seconds // SECONDS_PER_DAY
+    beyond = gaps.previous_at + whole.as_interval("D") < gaps.placed_at
+    return gaps.select(
+        customer_id=gaps.customer_id,
+        placed_at=gaps.placed_at,
+        seconds=seconds,
+        days=(whole + ibis.ifelse(beyond, 1, 0)).cast("int64"),
     )
 
 
