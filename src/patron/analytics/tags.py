@@ -458,10 +458,16 @@ def _affinity(lines: Table, products: Table, tag: str, rule: ShareRule) -> Table
     tagged = products.filter(products[tag].notnull()).select("product_id", tag)
     named = lines.join(tagged, "product_id")
     spend = named.group_by("customer_id", tag).aggregate(spend_minor=named.net_minor.sum())
-    first = ibis.row_number().over(
-        group_by=spend.customer_id, order_by=[ibis.desc(spend.spend_minor), spend[tag]]
+    # The top spend per customer, then the alphabetically first word at that spend: two hash
+    # aggregates, where ranking every (customer, word) pair in a window sorted them all.
+    most = spend.group_by("customer_id").aggregate(top_minor=spend.spend_minor.max())
+    leaders = spend.join(
+        most,
+        [spend.customer_id == most.customer_id, spend.spend_minor == most.top_minor],
+    ).select("customer_id", tag, "spend_minor")
+    top = leaders.group_by("customer_id").aggregate(
+        **{tag: leaders[tag].min()}, spend_minor=leaders.spend_minor.max()
     )
-    top = spend.mutate(place=first).filter(ibis._.place == 0)
     both = top.join(total, "customer_id")
     kept = both.filter(
         both.spend_minor > 0,
