@@ -9,7 +9,19 @@ import click
 import typer
 from rich.markup import escape
 
-from patron.cli import analyze, customers, db, demo, ingest, keys, render, serve, shops, stats
+from patron.cli import (
+    analyze,
+    customers,
+    db,
+    demo,
+    ingest,
+    keys,
+    predict,
+    render,
+    serve,
+    shops,
+    stats,
+)
 from patron.cli.options import Globals
 from patron.errors import ErrorCode, PatronError
 
@@ -29,6 +41,7 @@ app.command("report")(analyze.report)
 app.add_typer(shops.app, name="shops")
 app.add_typer(keys.app, name="keys")
 app.add_typer(customers.app, name="customers")
+app.add_typer(predict.app, name="predict")
 app.command("serve")(serve.serve)
 
 
