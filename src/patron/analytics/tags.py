@@ -458,17 +458,7 @@ def _affinity(lines: Table, products: Table, tag: str, rule: ShareRule) -> Table
     tagged = products.filter(products[tag].notnull()).select("product_id", tag)
     named = lines.join(tagged, "product_id")
     spend = named.group_by("customer_id", tag).aggregate(spend_minor=named.net_minor.sum())
-    # The top spend per customer, then the alphabetically first word at that spend: two hash
-    # aggregates, where ranking every (customer, word) pair in a window sorted them all.
-    most = spend.group_by("customer_id").aggregate(top_minor=spend.spend_minor.max())
-    leaders = spend.join(
-        most,
-        [spend.customer_id == most.customer_id, spend.spend_minor == most.top_minor],
-    ).select("customer_id", tag, "spend_minor")
-    top = leaders.group_by("customer_id").aggregate(
-        **{tag: leaders[tag].min()}, spend_minor=leaders.spend_minor.max()
-    )
-    both = top.join(total, "customer_id")
+    both = _leader(spend, "spend_minor", tag).join(total, "customer_id")
     kept = both.filter(
         both.spend_minor > 0,
         both.spend_minor * 100 >= both.total_minor * rule.min_share_percent,
@@ -477,6 +467,19 @@ def _affinity(lines: Table, products: Table, tag: str, rule: ShareRule) -> Table
         "customer_id",
         tag,
         **{f"{tag}_share": kept.spend_minor.cast("float64") / kept.total_minor.cast("float64")},
+    )
+
+
+def _leader(table: Table, measure: str, key: str) -> Table:
+    """Per customer_id of ``table``, the row with the largest ``measure``, ties going to the
+    smallest ``key``: customer_id, key, measure. Two hash aggregates and a join, where ranking
+    every row in a window sorted them all."""
+    most = table.group_by("customer_id").aggregate(top=table[measure].max())
+    leaders = table.join(
+        most, [table.customer_id == most.customer_id, table[measure] == most.top]
+    ).select("customer_id", key, measure)
+    return leaders.group_by("customer_id").aggregate(
+        **{key: leaders[key].min(), measure: leaders[measure].max()}
     )
 
 
@@ -558,10 +561,7 @@ def _timing(purchases: Table, rules: TagRules, zone: ZoneInfo, as_of: datetime) 
         weekend=weekday.isin(list(rules.day_band.weekend_days)).cast("int64"),
     )
     per_slot = timed.group_by("customer_id", "slot").aggregate(orders=timed.count())
-    first = ibis.row_number().over(
-        group_by=per_slot.customer_id, order_by=[ibis.desc(per_slot.orders), per_slot.slot]
-    )
-    top = per_slot.mutate(place=first).filter(ibis._.place == 0)
+    top = _leader(per_slot, "orders", "slot")
     hours = top.select(
         "customer_id",
         hour_band=ibis.cases(*[(top.slot == n, b.key) for n, b in enumerate(bands)]),
@@ -653,16 +653,19 @@ def intent(facts: Facts, as_of: datetime, rules: TagRules) -> Table:
     spec = rules.intent
     e = facts.events
     types = sorted({t for s in spec.signals for t in s.event_types})
+    start = stamp(as_of - timedelta(days=spec.window_days))
     recent = e.filter(
         e.customer_id.notnull(),
-        e.occurred_at >= stamp(as_of - timedelta(days=spec.window_days)),
+        e.occurred_at >= start,
         e.occurred_at < stamp(as_of),
         e.event_type.isin(types),
     )
     # An event is unbought when the customer's latest purchase of its product (of anything,
     # for an event without a product) is not after it: equi-joins on aggregates, where an
     # anti-join on "a later purchase exists" compared every event with every purchase line.
+    # Only purchases within the window can follow an event in it, so only their lines count.
     p = facts.purchases(as_of)
+    p = p.filter(p.placed_at >= start)
     ol = facts.order_lines
     last_of_product = (
         ol.join(p, ol.order_id == p.id)
