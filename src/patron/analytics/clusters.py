@@ -71,9 +71,8 @@ def features(facts: Facts, as_of: datetime) -> pd.DataFrame:
     s = customer_summary(facts, as_of)
     s = s.filter(s.orders > 0)
     p = facts.purchases(as_of)
-    has_coupon = p.coupon_codes.notnull() & (p.coupon_codes.strip() != "")
     discounted = p.group_by(customer_id=p.customer_id).aggregate(
-        discounted=((p.discount_minor.fill_null(0) > 0) | has_coupon).cast("int64").sum()
+        discounted=p.discounted.cast("int64").sum()
     )
     joined = s.left_join(discounted, "customer_id")
     behaviour = joined.select(

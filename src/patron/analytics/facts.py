@@ -20,15 +20,9 @@ from patron.analytics.extract import FACTS
 PURCHASE_STATUSES = ("paid", "shipped", "completed", "refunded")
 """Orders that count as purchases; pending (unpaid) and cancelled orders do not."""
 
-HELD_ORDER_COLUMNS = (
-    "id",
-    "customer_id",
-    "placed_at",
-    "total_minor",
-    "discount_minor",
-    "coupon_codes",
-)
-"""The order columns the pipelines read, and so the ones :meth:`Facts.held` keeps."""
+HELD_ORDER_COLUMNS = ("id", "customer_id", "placed_at", "total_minor")
+"""The order columns the pipelines read, and so the ones :meth:`Facts.held` keeps with the
+columns :meth:`Facts.purchases` adds."""
 
 SECONDS_PER_DAY = 86_400
 
@@ -47,9 +41,10 @@ class Facts:
     def purchases(self, as_of: datetime) -> Table:
         """Orders that count as purchases, placed before ``as_of``, each with ``n`` (the
         customer's 0-based purchase number, ties in time broken by order id), ``first_at``
-        (the customer's first purchase) and ``previous_at`` (the purchase before, null for
-        the first). Those three depend on earlier purchases only: a later ``as_of`` leaves
-        them as they are, which lets :meth:`held` compute them once."""
+        (the customer's first purchase), ``previous_at`` (the purchase before, null for the
+        first) and ``discounted`` (a discount or a non-blank coupon code). The first three
+        depend on earlier purchases only: a later ``as_of`` leaves them as they are, which
+        lets :meth:`held` compute them once."""
         o = self.orders
         if self.held_until is not None:
             if as_of > self.held_until:
@@ -62,6 +57,8 @@ class Facts:
             n=ibis.row_number().over(w),
             first_at=p.placed_at.min().over(w),
             previous_at=p.placed_at.lag().over(w),
+            discounted=(p.discount_minor.fill_null(0) > 0)
+            | (p.coupon_codes.strip().fill_null("") != ""),
         )
 
     def refunds_until(self, as_of: datetime) -> Table:
@@ -78,7 +75,7 @@ class Facts:
         return replace(
             self,
             orders=self.purchases(as_of)
-            .select(*HELD_ORDER_COLUMNS, "n", "first_at", "previous_at")
+            .select(*HELD_ORDER_COLUMNS, "n", "first_at", "previous_at", "discounted")
             .cache(),
             refunds=self.refunds_until(as_of).cache(),
             held_until=as_of,

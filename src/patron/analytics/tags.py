@@ -521,9 +521,8 @@ def _price_band(lines: Table, rule: BandRule) -> Table:
 
 def _discount_band(purchases: Table, rule: BandRule) -> Table:
     o = purchases
-    discounted = (o.discount_minor.fill_null(0) > 0) | (o.coupon_codes.strip().fill_null("") != "")
     per = o.group_by(customer_id=o.customer_id).aggregate(
-        orders=o.count(), discounted=discounted.cast("int64").sum()
+        orders=o.count(), discounted=o.discounted.cast("int64").sum()
     )
     return per.select(
         "customer_id", discount_band=_band(per.discounted * 100, rule, scale=per.orders)
