@@ -333,17 +333,19 @@ def gateway(facts: Facts, as_of: datetime, days: int = PERIOD_DAYS) -> Table:
     repurchased; ordered by category."""
     buyers = second_purchases(facts, as_of)
     lines = facts.order_lines
-    # The category of each product once, not of each line.
+    # The category of each product once, not of each line; the lines matched against the
+    # first orders' ids alone, and the customers' dates joined to the few categories after.
     products = facts.products.select(product_id=_.id, category=top_category(_.category_path))
-    first_lines = buyers.join(lines, buyers.first_order_id == lines.order_id).left_join(
-        products, "product_id"
+    firsts = buyers.select(order_id=buyers.first_order_id)
+    first_lines = lines.join(firsts, "order_id").left_join(products, "product_id")
+    ordered = first_lines.select("order_id", "category").distinct()
+    joined = buyers.join(ordered, buyers.first_order_id == ordered.order_id)
+    categories = joined.select(
+        customer_id=joined.customer_id,
+        first_at=joined.first_at,
+        second_at=joined.second_at,
+        category=joined.category,
     )
-    categories = first_lines.select(
-        customer_id=first_lines.customer_id,
-        first_at=first_lines.first_at,
-        second_at=first_lines.second_at,
-        category=first_lines.category,
-    ).distinct()
     metrics = _repurchased_within(categories, as_of, days)
     return (
         categories.group_by("category")
