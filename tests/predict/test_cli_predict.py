@@ -74,3 +74,20 @@ def test_evaluate_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     few.write_text("customer_id,date,amount\nc1,1997-01-01,5\nc1,1997-02-01,5\n")
     assert main(["predict", "evaluate", "--transactions", str(few), *DATES]) == 2
     assert "needs at least 200 customers" in capsys.readouterr().err
+
+
+def test_churn_evaluate_json(capsys: pytest.CaptureFixture[str]) -> None:
+    path = shared_file("CDNOW_sample.txt")
+    capsys.readouterr()
+    args = ["--transactions", str(path), "--cdnow", "--horizon-days", "90", "--format", "json"]
+    assert main(["predict", "churn-evaluate", *args]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {"auc", "pr_auc", "brier", "calibration", "baseline"} <= set(report)
+    assert {"auc", "pr_auc", "brier", "calibration"} <= set(report["baseline"])
+    assert (report["customers"], report["test_cut"]) == (2357, "1998-04-02")
+    assert (round(report["auc"], 3), round(report["baseline"]["auc"], 3)) == (0.819, 0.834)
+    assert [row["bin"] for row in report["calibration"]] == list(range(1, 11))
+
+
+def test_churn_evaluate_needs_one_source() -> None:
+    assert main(["predict", "churn-evaluate"]) == 2

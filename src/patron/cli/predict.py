@@ -1,21 +1,30 @@
-"""`patron predict`: buy-till-you-die purchase models and their holdout check."""
+"""`patron predict`: buy-till-you-die purchase models and their holdout check, and the
+churn models compared out of time."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
+from patron.analytics.facts import PURCHASE_STATUSES, Facts, connect_duckdb, read_facts
+from patron.analytics.service import Schemes, compute
 from patron.cli import render
+from patron.errors import ErrorCode, InputError, NotFoundError
 from patron.predict.calibration import Evaluation, holdout_check
+from patron.predict.churn import DEFAULT_HORIZON_DAYS
+from patron.predict.churn_data import FeatureSource
+from patron.predict.churn_eval import ChurnEvaluation, evaluate_churn, last_day_after
 from patron.predict.transactions import read_transactions
 from patron.predict.units import TimeUnit
 
 app = typer.Typer(
-    help="Predictions: purchase models and their holdout check.", no_args_is_help=True
+    help="Predictions: purchase models, churn models and their holdout checks.",
+    no_args_is_help=True,
 )
 
 # Weeks of the cumulative tracking shown in the table (the JSON has every week).
@@ -115,5 +124,113 @@ def show(report: Evaluation) -> None:
                 f"{report.cumulative_predicted[i]:,.1f}",
             )
             for i in shown
+        ],
+    )
+
+
+@app.command("churn-evaluate")
+def churn_evaluate(
+    transactions: Annotated[
+        Path | None,
+        typer.Option(
+            "--transactions", help="CSV with customer_id, date and amount (or CDNOW: --cdnow)."
+        ),
+    ] = None,
+    facts: Annotated[
+        Path | None,
+        typer.Option(
+            "--facts",
+            help="Folder of a shop's fact files (analytics_dir/shop-<id>): adds the analytics "
+            "profiles (RFM, segments, stage, intent, tags) to the features.",
+        ),
+    ] = None,
+    cdnow: Annotated[
+        bool, typer.Option("--cdnow", help="Whitespace-separated CDNOW master or sample file.")
+    ] = False,
+    end: Annotated[
+        datetime | None,
+        typer.Option(
+            "--end",
+            formats=["%Y-%m-%d"],
+            help="First day after the test window (default: the day after the last purchase).",
+        ),
+    ] = None,
+    horizon_days: Annotated[
+        int, typer.Option("--horizon-days", min=1, help="Churn: no purchase in this many days.")
+    ] = DEFAULT_HORIZON_DAYS,
+    output: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = (
+        ReportFormat.TABLE
+    ),
+) -> None:
+    """Train the boosted churn model on one window of --horizon-days, then score the next
+    window with it and with the pattern baseline (1 − P(a purchase in the horizon), BG/NBD):
+    AUC, PR-AUC, Brier score and calibration by decile of each."""
+    if (transactions is None) == (facts is None):
+        raise InputError("give either --transactions or --facts", field="transactions")
+    extra: FeatureSource | None = None
+    if transactions is not None:
+        frame = read_transactions(transactions, cdnow=cdnow)
+    else:
+        assert facts is not None
+        frame, extra = _shop_inputs(facts)
+    last = end.date() if end is not None else last_day_after(frame)
+    report = evaluate_churn(frame, last, horizon_days, extra)
+    if output is ReportFormat.JSON:
+        render.as_json(report.to_json())
+    else:
+        show_churn(report)
+
+
+def _shop_inputs(folder: Path) -> tuple[pd.DataFrame, FeatureSource]:
+    """The purchases of a shop's fact files (total in minor units, UTC days) and its
+    analytics profiles as of the start of a UTC day."""
+    if not (folder / "orders.parquet").is_file():
+        raise NotFoundError(
+            f"{folder}: no orders.parquet (expected a folder of fact files)",
+            code=ErrorCode.FILE_NOT_FOUND,
+            file=str(folder),
+        )
+    shop: Facts = read_facts(connect_duckdb(temp_directory=folder / "spill"), folder)
+    o = shop.orders
+    purchases = (
+        o.filter(o.status.isin(PURCHASE_STATUSES))
+        .select("customer_id", date=o.placed_at, amount=o.total_minor)
+        .to_pandas()
+    )
+    schemes = Schemes.shipped()
+
+    def profiles(day: date) -> pd.DataFrame:
+        moment = datetime.combine(day, time(), UTC)
+        table: pd.DataFrame = compute(shop, moment, schemes).profiles.to_pandas()
+        return table.set_index("customer_id")
+
+    return purchases, profiles
+
+
+def show_churn(report: ChurnEvaluation) -> None:
+    boosted, baseline = report.boosted, report.baseline
+    render.table(
+        f"Churn in {report.horizon_days} days from {report.test_cut}: "
+        f"{report.customers:,} customers, {report.churn_rate:.1%} churned "
+        f"(boosted trained on {report.training_customers:,} from {report.train_cut})",
+        ["", "boosted", "pattern (BG/NBD)"],
+        [
+            ("ROC AUC", f"{boosted.auc:.3f}", f"{baseline.auc:.3f}"),
+            ("PR-AUC", f"{boosted.pr_auc:.3f}", f"{baseline.pr_auc:.3f}"),
+            ("Brier score", f"{boosted.brier:.4f}", f"{baseline.brier:.4f}"),
+        ],
+    )
+    render.table(
+        "Calibration by decile of predicted risk: mean predicted vs share churned",
+        ["decile", "boosted predicted", "observed", "pattern predicted", "observed"],
+        [
+            (
+                a.bin,
+                f"{a.predicted:.3f}",
+                f"{a.observed:.3f}",
+                f"{b.predicted:.3f}",
+                f"{b.observed:.3f}",
+            )
+            for a, b in zip(boosted.calibration, baseline.calibration, strict=True)
         ],
     )
