@@ -331,30 +331,28 @@ def _visits(facts: Facts, as_of: datetime) -> float | None:
 def gateway(facts: Facts, as_of: datetime, days: int = PERIOD_DAYS) -> Table:
     """The category gateway table (see :class:`Gateway`): category, customers, eligible,
     repurchased; ordered by category."""
+    p = facts.purchases(as_of)
+    # The category of each product once, not of each line, keyed by the smallest product id
+    # in it: the first orders' lines then carry two integers to make distinct, not a string.
+    named = facts.products.select(product_id=_.id, category=top_category(_.category_path))
+    keyed = named.mutate(key=named.product_id.min().over(group_by=named.category))
+    names = keyed.select("key", "category").distinct()
+    firsts = p.filter(p.n == 0).select(order_id=p.id)
+    lines = facts.order_lines.join(firsts, "order_id")
+    first_lines = lines.left_join(keyed.select("product_id", "key"), "product_id")
+    ordered = first_lines.select("order_id", "key").distinct()
+    # The customers' dates joined after, to one row per (first order, category).
     buyers = second_purchases(facts, as_of)
-    lines = facts.order_lines
-    # The category of each product once, not of each line; the lines matched against the
-    # first orders' ids alone, and the customers' dates joined to the few categories after.
-    products = facts.products.select(product_id=_.id, category=top_category(_.category_path))
-    firsts = buyers.select(order_id=buyers.first_order_id)
-    first_lines = lines.join(firsts, "order_id").left_join(products, "product_id")
-    ordered = first_lines.select("order_id", "category").distinct()
     joined = buyers.join(ordered, buyers.first_order_id == ordered.order_id)
-    categories = joined.select(
-        customer_id=joined.customer_id,
-        first_at=joined.first_at,
-        second_at=joined.second_at,
-        category=joined.category,
+    metrics = _repurchased_within(joined, as_of, days)
+    counted = joined.group_by("key").aggregate(
+        customers=_.count(),
+        eligible=metrics[f"eligible_{days}"],
+        repurchased=metrics[f"repurchased_{days}"],
     )
-    metrics = _repurchased_within(categories, as_of, days)
-    return (
-        categories.group_by("category")
-        .aggregate(
-            customers=_.count(),
-            eligible=metrics[f"eligible_{days}"],
-            repurchased=metrics[f"repurchased_{days}"],
-        )
-        .order_by("category")
+    named_counts = counted.left_join(names, "key")
+    return named_counts.select("category", "customers", "eligible", "repurchased").order_by(
+        "category"
     )
 
 
