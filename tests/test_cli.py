@@ -7,6 +7,7 @@ import pytest
 
 from patron.cli.app import main
 from patron.cli.options import Globals
+from predict.shop import BUYERS, LAST_DAY, orders, write_orders
 
 
 @pytest.fixture(autouse=True)
@@ -147,3 +148,45 @@ def test_analyze_and_report(
     assert main(["--db", db, "--shop", "s1", "report", "kpis", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["repurchase_rate"] == 0.5
     assert main(["--db", db, "--shop", "s1", "analyze", "--as-of", "2026-13-01"]) == 2
+
+
+def test_predict_scores_and_report_clv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    path = write_orders(tmp_path / "orders.csv", orders())
+    assert main(["--db", db, "db", "upgrade"]) == 0
+    assert main(["--db", db, "shops", "create", "s1", "--timezone", "UTC"]) == 0
+    assert main(["ingest", "orders", str(path), "--db", db, "--shop", "s1"]) == 0
+    assert main(["--db", db, "--shop", "s1", "report", "clv"]) == 3
+    assert "run `patron predict`" in capsys.readouterr().err
+    day = str(LAST_DAY)
+    args = ["--db", db, "--shop", "s1", "predict", "--as-of", day, "--model", "pnbd"]
+    assert main([*args, "--horizon-days", "90", "--format", "json"]) == 0
+    run = json.loads(capsys.readouterr().out)
+    assert (run["as_of"], run["model"], run["horizon_days"]) == (
+        "2026-07-01T00:00:00+00:00",
+        "pareto_nbd",
+        90,
+    )
+    assert (run["customers"], run["buyers"]) == (BUYERS + 1, BUYERS + 1)
+    assert set(run["params"]) == {"r", "alpha", "s", "beta"} and 0 < run["mean_p_alive"] < 1
+    assert main([*args[:-2], "--format", "table"]) == 0
+    out = capsys.readouterr().out
+    assert "customers scored" in out and "mean P(alive) of buyers" in out
+    assert main(["--db", db, "--shop", "s1", "report", "clv", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["valued"] == BUYERS + 1 and report["segments"] == []
+    assert main(["--db", db, "--shop", "s1", "report", "clv", "--lang", "zh"]) == 0
+    out = capsys.readouterr().out
+    assert "前 1 %" in out and "not been analysed yet" in out
+    assert main(["--db", db, "--shop", "s1", "analyze", "--as-of", day]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "--shop", "s1", "report", "clv", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "by,group,label,customers,clv_minor,share"
+    assert {line.split(",")[0] for line in lines[1:]} == {"band", "segment", "stage"}
+    # An earlier moment than the stored predictions is refused.
+    assert main([*args[:5], "--as-of", "2026-06-01"]) == 1
+    assert "scored as of 2026-07-01" in capsys.readouterr().err

@@ -21,6 +21,7 @@ from patron.ingest.model import Entity, IngestReport
 from patron.ingest.service import Progress, ingest
 from patron.ingest.stats import ShopStats, shop_stats
 from patron.intake.service import IntakeService
+from patron.predict.service import PredictService
 from patron.settings import Settings
 
 
@@ -43,6 +44,11 @@ class Patron:
         """Analyses of a shop: summary, RFM, stages, cohorts, KPIs, written back as profiles."""
         self.require_schema()
         return AnalyticsService(self.engine, self.settings, self.clock)
+
+    def predict(self) -> PredictService:
+        """Predictions of a shop's customers (CLV, P(alive), churn risk), written back."""
+        self.require_schema()
+        return PredictService(self.engine, self.settings, self.clock)
 
     def intake_service(self) -> IntakeService:
         """Customers, products, orders, refunds and events one at a time (the API's writes)."""

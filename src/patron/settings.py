@@ -4,6 +4,7 @@ patron.toml in the working folder), and passed down."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -49,6 +50,33 @@ class Settings(BaseSettings):
     )
     analytics_memory_limit: str = Field(
         default="2GB", description="Memory DuckDB may use for an analysis (e.g. 2GB, 512MB)."
+    )
+    predict_model: Literal["bgnbd", "pareto_nbd", "mbgnbd"] = Field(
+        default="bgnbd",
+        description="Purchase model `patron predict` fits when none is named.",
+    )
+    predict_time_unit: Literal["weeks", "days"] = Field(
+        default="weeks", description="Time unit of the purchase model's recency, age and horizon."
+    )
+    predict_discount_rate: float = Field(
+        default=0.10, gt=-1, description="Annual discount rate of the predicted CLV."
+    )
+    predict_margin: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="Share of an order's value the predicted CLV counts (1: revenue; the gross "
+        "margin gives profit).",
+    )
+    predict_churn_model: Literal["pattern", "boosted"] = Field(
+        default="pattern",
+        description="Churn model of the churn risk: pattern (1 − P(a purchase), BG/NBD) or "
+        "boosted (gradient-boosted trees trained on the shop's history).",
+    )
+    predict_churn_horizon_days: int = Field(
+        default=90,
+        gt=0,
+        description="Churn risk: the probability of no purchase in this many days.",
     )
     api_rate_per_second: float = Field(
         default=50.0,

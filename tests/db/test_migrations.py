@@ -170,3 +170,20 @@ def test_0004_drops_the_keys_of_events_and_back_keeping_every_row(database_url: 
         assert state() == (1, ["customers", "products", "shops"])
     finally:
         engine.dispose()
+
+
+def test_0006_adds_the_prediction_tables_and_drops_them(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        migrate.upgrade(engine, "0005")
+        assert "customer_predictions" not in inspect(engine).get_table_names()
+        assert migrate.upgrade(engine, "0006") == "0006"
+        assert {"prediction_runs", "customer_predictions"} <= set(inspect(engine).get_table_names())
+        indexes = inspect(engine).get_indexes("customer_predictions")
+        assert [i["column_names"] for i in indexes] == [["shop_id", "clv_minor"]]
+        assert migrate.downgrade(engine, "0005") == "0005"
+        assert not {"prediction_runs", "customer_predictions"} & set(
+            inspect(engine).get_table_names()
+        )
+    finally:
+        engine.dispose()

@@ -11,7 +11,7 @@ import pandas as pd
 import typer
 
 from patron.analytics.service import Analysis, AnalysisRun
-from patron.cli import render
+from patron.cli import clv_report, render
 from patron.cli.options import DbOption, FormatOption, OutputFormat, ShopOption, build, shop_name
 from patron.core import Patron
 from patron.errors import InputError
@@ -32,6 +32,7 @@ class Report(StrEnum):
     KPIS = "kpis"
     TAGS = "tags"
     CLUSTERS = "clusters"
+    CLV = "clv"
 
 
 LangOption = Annotated[Language, typer.Option("--lang", help="Labels in English or Chinese.")]
@@ -54,7 +55,7 @@ def analyze(
 ) -> None:
     """Analyse the shop (summary, RFM, segments, lifecycle stages and transitions, cohorts,
     KPIs) and store every customer's profile for the services to read."""
-    day = _day(as_of)
+    day = parse_day(as_of)
     with build(db) as patron, render.errors.status("analysing…") as status:
         run = patron.analytics().analyze(
             _shop(shop, patron), day, lang.value, lambda step: status.update(f"{step}…")
@@ -88,6 +89,11 @@ def report(
     """Print a result of the shop's latest analysis."""
     if kind is Report.CLUSTERS:
         _clusters(shop, db, format, k)
+        return
+    if kind is Report.CLV:
+        with build(db) as patron:
+            found = patron.predict().clv_report(_shop(shop, patron), lang.value)
+        clv_report.show(found, format)
         return
     with build(db) as patron:
         run = patron.analytics().latest(_shop(shop, patron), lang.value)
@@ -250,7 +256,7 @@ def _money(minor: int | None, currency: str) -> str:
     return "—" if minor is None else render.money(minor, currency)
 
 
-def _day(text: str | None) -> date | None:
+def parse_day(text: str | None) -> date | None:
     if text is None:
         return None
     try:

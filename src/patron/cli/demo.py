@@ -9,7 +9,9 @@ import typer
 
 from patron.cli import render
 from patron.cli.analyze import Language, show_headline
+from patron.cli.clv_report import score_summary, show_score
 from patron.cli.options import Globals
+from patron.cli.predict import show
 from patron.cli.stats import show_shop
 from patron.core import Patron
 from patron.demo.pipeline import run_demo
@@ -54,7 +56,12 @@ def demo(
     render.table("loaded", ["file", "rows", "inserted"], rows)
     show_shop(result.stats, f"shop {result.stats.shop} ({result.database_url})")
     show_headline(result.analysis, Language.EN)
+    if result.holdout is not None and result.predictions is not None:
+        show(result.holdout)
+        show_score(score_summary(result.predictions), result.stats.currency)
+    else:
+        render.console.print(f"no predictions: {result.skipped}")
     render.console.print(
         f"next: patron --db {url} report segments --shop demo --lang zh"
-        f"  (also: stats, report stages|transitions|cohorts|kpis)"
+        f"  (also: stats, report stages|transitions|cohorts|kpis|clv)"
     )

@@ -14,6 +14,9 @@ import typer
 from patron.analytics.facts import PURCHASE_STATUSES, Facts, connect_duckdb, read_facts
 from patron.analytics.service import Schemes, compute
 from patron.cli import render
+from patron.cli.analyze import parse_day
+from patron.cli.clv_report import score_summary, show_score
+from patron.cli.options import DbOption, ShopOption, build, shop_name
 from patron.errors import ErrorCode, InputError, NotFoundError
 from patron.predict.calibration import Evaluation, holdout_check
 from patron.predict.churn import DEFAULT_HORIZON_DAYS
@@ -23,8 +26,8 @@ from patron.predict.transactions import read_transactions
 from patron.predict.units import TimeUnit
 
 app = typer.Typer(
-    help="Predictions: purchase models, churn models and their holdout checks.",
-    no_args_is_help=True,
+    help="Predictions: score every customer (no sub-command), or check the purchase and churn "
+    "models on held-out data.",
 )
 
 # Weeks of the cumulative tracking shown in the table (the JSON has every week).
@@ -40,6 +43,58 @@ class ModelName(StrEnum):
 class ReportFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
+
+
+class ScoreModel(StrEnum):
+    BGNBD = "bgnbd"
+    PNBD = "pnbd"
+    PARETO_NBD = "pareto_nbd"
+    MBGNBD = "mbgnbd"
+
+
+@app.callback(invoke_without_command=True)
+def predict(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Score as of the end of this day (YYYY-MM-DD) in the shop's time zone "
+            "(default: now).",
+        ),
+    ] = None,
+    model: Annotated[
+        ScoreModel | None,
+        typer.Option("--model", help="Purchase model (default: the predict_model setting)."),
+    ] = None,
+    horizon_days: Annotated[
+        int, typer.Option("--horizon-days", min=1, help="Predict over this many days.")
+    ] = 365,
+    db: DbOption = None,
+    shop: ShopOption = None,
+    output: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = (
+        ReportFormat.TABLE
+    ),
+) -> None:
+    """Fit a purchase model and a spend model on the shop's purchases and store every
+    customer's expected orders, P(alive), P(buying), churn risk, expected order value, CLV and
+    expected next order."""
+    if ctx.invoked_subcommand is not None:
+        return
+    day = parse_day(as_of)
+    with build(db) as patron, render.errors.status("scoring…") as status:
+        run = patron.predict().score(
+            shop_name(shop) or patron.settings.default_shop,
+            day,
+            model.value if model else None,
+            horizon_days,
+            lambda step: status.update(f"{step}…"),
+        )
+    summary = score_summary(run)
+    if output is ReportFormat.JSON:
+        render.as_json(summary)
+    else:
+        show_score(summary, run.shop.currency)
 
 
 @app.command()

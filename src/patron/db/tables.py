@@ -328,3 +328,38 @@ customer_stage_changes = Table(
     UniqueConstraint("customer_id", "as_of", name="uq_customer_stage_changes_customer_id"),
     Index("ix_customer_stage_changes_shop_as_of", "shop_id", "as_of"),
 )
+
+prediction_runs = Table(
+    "prediction_runs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _shop_id(),
+    Column("as_of", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("model", String(20), nullable=False),
+    Column("horizon_days", Integer, nullable=False),
+    Column("customers", Integer, nullable=False),
+    # Time unit, discount rate, margin, churn model and horizon the scores were computed with.
+    Column("settings", JSONDocument, nullable=False),
+    # The fitted purchase and spend models (parameters, log-likelihood, customers, convergence).
+    Column("fit", JSONDocument, nullable=False),
+    UniqueConstraint("shop_id", "as_of", name="uq_prediction_runs_shop_as_of"),
+)
+
+customer_predictions = Table(
+    "customer_predictions",
+    metadata,
+    _parent_shop_id(),
+    # The latest predictions of each customer; replaced by every newer scoring run. A customer
+    # who never bought has no purchase history to predict from: every prediction is null.
+    Column("customer_id", Id, ForeignKey("customers.id"), primary_key=True),
+    Column("as_of", UTCDateTime, nullable=False),
+    Column("expected_orders", Float),
+    Column("p_alive", Float),
+    Column("prob_purchase", Float),
+    Column("churn_risk", Float),
+    Column("expected_aov_minor", BigInteger),
+    Column("clv_minor", BigInteger),
+    Column("next_order_at", UTCDateTime),
+    Index("ix_customer_predictions_shop_clv", "shop_id", "clv_minor"),
+)

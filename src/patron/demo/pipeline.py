@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from patron.analytics.service import AnalysisRun
 from patron.core import Patron
 from patron.demo.generator import generate_shop
+from patron.errors import InputError
 from patron.ingest.model import Entity, IngestReport
 from patron.ingest.stats import ShopStats
+from patron.predict.calibration import Evaluation
+from patron.predict.service import ScoreRun
 
 DEMO_SHOP = "demo"
 # Products and customers first, so that orders, events and reviews find them.
@@ -23,6 +27,8 @@ LOAD_ORDER = (
     Entity.EVENTS,
     Entity.REVIEWS,
 )
+HOLDOUT_DAYS = 182
+"""The purchase model is fitted up to this many days before the end and checked on them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +38,10 @@ class DemoResult:
     reports: tuple[IngestReport, ...]
     stats: ShopStats
     analysis: AnalysisRun
+    holdout: Evaluation | None
+    predictions: ScoreRun | None
+    skipped: str | None
+    """Why there are no holdout check and predictions (a shop too small for the models)."""
 
 
 def run_demo(
@@ -58,4 +68,25 @@ def run_demo(
     analysis = patron.analytics().analyze(
         DEMO_SHOP, last_day, progress=lambda step: say(f"analysing: {step}")
     )
-    return DemoResult(out, patron.settings.database_url, tuple(reports), stats, analysis)
+    predict = patron.predict()
+    holdout: Evaluation | None = None
+    predictions: ScoreRun | None = None
+    skipped: str | None = None
+    try:
+        say("checking the purchase model on the last months")
+        holdout = predict.holdout(DEMO_SHOP, last_day - timedelta(days=HOLDOUT_DAYS), last_day)
+        predictions = predict.score(
+            DEMO_SHOP, last_day, progress=lambda step: say(f"predicting: {step}")
+        )
+    except InputError as error:  # a shop too small for the models
+        skipped = error.message
+    return DemoResult(
+        out,
+        patron.settings.database_url,
+        tuple(reports),
+        stats,
+        analysis,
+        holdout,
+        predictions,
+        skipped,
+    )
