@@ -17,7 +17,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select
 
 from patron.db import tables as t
-from patron.errors import ConflictError
+from patron.db.snapshots import refuse_earlier
 
 PROFILE_COLUMNS = (
     "customer_id",
@@ -57,16 +57,15 @@ def write(
 ) -> Written:
     """Store the analysis of ``as_of``: ``profiles`` has PROFILE_COLUMNS, one row per customer."""
     with engine.begin() as connection:
-        runs = t.analysis_runs.c
-        latest = connection.execute(
-            select(func.max(runs.as_of)).where(runs.shop_id == shop_id)
-        ).scalar_one()
-        if latest is not None and as_of < latest:
-            raise ConflictError(
-                f"this shop was analysed as of {latest.isoformat()} already: an analysis as of"
-                f" an earlier moment ({as_of.isoformat()}) would rewrite the stage history",
-                latest=latest.isoformat(),
-            )
+        refuse_earlier(
+            connection,
+            t.analysis_runs,
+            shop_id,
+            as_of,
+            "analysed",
+            "an analysis",
+            "rewrite the stage history",
+        )
         _forget(connection, shop_id, as_of)
         connection.execute(
             insert(t.analysis_runs).values(

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, delete, insert
 
 from patron.db import tables as t
-from patron.errors import ConflictError
+from patron.db.snapshots import refuse_earlier
 from patron.predict.scoring import PREDICTION_COLUMNS
 
 _CHUNK = 20_000
@@ -34,15 +34,15 @@ def write(
     customer_id, :data:`~patron.predict.scoring.PREDICTION_COLUMNS`); rows written."""
     with engine.begin() as connection:
         runs = t.prediction_runs.c
-        latest = connection.execute(
-            select(func.max(runs.as_of)).where(runs.shop_id == shop_id)
-        ).scalar_one()
-        if latest is not None and as_of < latest:
-            raise ConflictError(
-                f"this shop was scored as of {latest.isoformat()} already: predictions as of"
-                f" an earlier moment ({as_of.isoformat()}) would replace newer ones",
-                latest=latest.isoformat(),
-            )
+        refuse_earlier(
+            connection,
+            t.prediction_runs,
+            shop_id,
+            as_of,
+            "scored",
+            "predictions",
+            "replace newer ones",
+        )
         connection.execute(
             delete(t.customer_predictions).where(t.customer_predictions.c.shop_id == shop_id)
         )
