@@ -92,6 +92,27 @@ def test_idempotency_key_replays_and_refuses_reuse(api: Api) -> None:
     assert api.client.get("/v1/orders/SO-4", headers=h).status_code == 404
 
 
+def test_erasure_keeps_no_idempotency_key(api: Api) -> None:
+    """A kept answer would link the old id to the pseudonym: the retry is a 404, not a replay."""
+    h = api.headers(**{"Idempotency-Key": "k-erase"})
+    assert api.client.put("/v1/customers/C-1", json={"name": "Ann"}, headers=h).status_code == 201
+    first = api.client.post("/v1/customers/C-1/erasure", headers=h)
+    assert first.status_code == 200 and "Idempotent-Replayed" not in first.headers
+    assert api.client.post("/v1/customers/C-1/erasure", headers=h).status_code == 404
+
+
+def test_an_idempotency_key_too_long_is_refused_and_audited(api: Api) -> None:
+    h = api.headers(**{"Idempotency-Key": "k" * 256})
+    refused = api.client.put("/v1/orders/SO-9", json=ORDER, headers=h)
+    assert refused.status_code == 422
+    fields = refused.json()["error"]["details"]["fields"]
+    assert [f["field"] for f in fields] == ["header.Idempotency-Key"]
+    audit = api.client.get("/v1/audit", headers=api.headers(scopes="admin")).json()["items"]
+    assert [(x["route"], x["status_code"], x["error_code"]) for x in audit] == [
+        ("/v1/orders/SO-9", 422, "input_invalid")
+    ]
+
+
 def test_events_batches_count_duplicates(api: Api) -> None:
     h = api.headers()
     events = [

@@ -136,3 +136,12 @@ def test_a_full_batch_is_one_write(
     assert service.record_events(ctx, batch).body == {"accepted": 1000, "duplicates": 0}
     assert (count(patron, t.customers), count(patron, t.products)) == (7, 13)
     assert count(patron, t.audit_log) == 1
+
+
+def test_an_offset_beyond_what_postgresql_reads_is_stored_in_utc(
+    patron: Patron, service: IntakeService, ctx: WriteContext
+) -> None:
+    """Python takes offsets up to ±23:59, PostgreSQL's timestamptz input only up to ±15:59."""
+    far_east = datetime(2000, 1, 1, tzinfo=timezone(timedelta(hours=16)))
+    assert service.record_events(ctx, [EventInput("visit", far_east)]).status == 201
+    assert rows(patron, t.events, "occurred_at") == [(datetime(1999, 12, 31, 8, tzinfo=UTC),)]

@@ -60,6 +60,19 @@ def test_the_same_new_order_from_eight_writers(
     assert counted == [1, 3, 1, 3]
 
 
+def test_the_same_new_order_of_stored_customer_and_products_from_eight_writers(
+    patron: Patron, service: IntakeService, ctx: WriteContext
+) -> None:
+    """On PostgreSQL such orders race in the one-statement insert (patron.intake.new_order):
+    one inserts, the others find the order and answer as for the same order again."""
+    service.upsert_order(ctx, "O-1", order_input())
+    results = race(lambda _: service.upsert_order(ctx, "O-2", order_input()))
+    assert outcomes(results) == {201: 1, 200: THREADS - 1}
+    assert [count(patron, x) for x in (t.orders, t.order_lines)] == [2, 6]
+    audited = [status for _, status in rows(patron, t.audit_log, "target", "status_code")]
+    assert sorted(audited) == [200] * (THREADS - 1) + [201] * 2
+
+
 def test_the_same_new_customer_from_eight_writers(
     patron: Patron, service: IntakeService, ctx: WriteContext
 ) -> None:

@@ -11,7 +11,7 @@ from patron.access import keys
 from patron.access.guard import WriteContext, record_failure
 from patron.access.model import ApiKey, AuditEntry, IssuedKey, Principal, Scope
 from patron.clock import Clock
-from patron.db.engine import reader
+from patron.db.engine import lookup_reader
 from patron.db.shops import Shop, ensure_shop, find_shop, get_shop
 from patron.db.tables import api_keys, audit_log, shops
 from patron.errors import AuthError, ConflictError, ErrorCode, NotFoundError
@@ -45,7 +45,7 @@ class AccessService:
         return existing, False
 
     def list_shops(self) -> list[Shop]:
-        with reader(self.engine).connect() as connection:
+        with lookup_reader(self.engine).connect() as connection:
             rows = connection.execute(select(shops).order_by(shops.c.id)).all()
         return [Shop(r.id, r.name, r.timezone, r.currency) for r in rows]
 
@@ -69,14 +69,14 @@ class AccessService:
         return IssuedKey(self.get_key(key_id), keys.token_of(prefix, secret))
 
     def get_key(self, key_id: int) -> ApiKey:
-        with reader(self.engine).connect() as connection:
+        with lookup_reader(self.engine).connect() as connection:
             row = connection.execute(_keys_query().where(api_keys.c.id == key_id)).first()
         if row is None:
             raise NotFoundError(f"no API key with id {key_id}", key_id=key_id)
         return _key(row)
 
     def list_keys(self, shop: str | None = None) -> list[ApiKey]:
-        with reader(self.engine).connect() as connection:
+        with lookup_reader(self.engine).connect() as connection:
             query = _keys_query().order_by(api_keys.c.id)
             if shop is not None:
                 query = query.where(api_keys.c.shop_id == get_shop(connection, shop).id)
@@ -109,7 +109,7 @@ class AccessService:
         now = self.clock.now()
         prefix, secret = keys.split_token(token)
         k = api_keys.c
-        with reader(self.engine).connect() as connection:
+        with lookup_reader(self.engine).connect() as connection:
             row = connection.execute(
                 select(k.id, k.shop_id, k.salt, k.secret_hash, k.scopes, k.revoked_at, shops.c.name)
                 .join(shops, shops.c.id == k.shop_id)
@@ -133,7 +133,7 @@ class AccessService:
         """The shop's audit log, oldest first."""
         check_limit(limit)
         a = audit_log.c
-        with reader(self.engine).connect() as connection:
+        with lookup_reader(self.engine).connect() as connection:
             rows = connection.execute(
                 select(audit_log)
                 .where(a.shop_id == shop_id, a.id > decode_cursor(cursor))

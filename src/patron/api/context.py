@@ -35,17 +35,13 @@ def services(request: Request) -> Services:
     return found
 
 
-async def principal(
-    request: Request,
-    authorization: str | None = Header(
-        default=None, description="`Bearer <API key>`, as printed by `patron keys create`."
-    ),
-) -> Principal:
-    """The authenticated caller; every /v1 route depends on it. Also spends a rate token.
+async def principal(request: Request, authorization: str | None) -> Principal:
+    """The caller authenticated by the ``Authorization`` header; also spends a rate token.
 
-    The dependencies are coroutines: FastAPI runs a plain function dependency in a worker
-    thread, and that hop cost more than their work. Only a key not verified recently goes to
-    the database, in a thread."""
+    A coroutine (FastAPI would run a plain function in a worker thread, a hop that cost more
+    than the work), called by the scope check rather than solved as a dependency of its own
+    (one level of dependencies less per request). Only a key not verified recently goes to the
+    database, in a thread."""
     if authorization is None:
         raise AuthError("missing API key: send `Authorization: Bearer <key>`")
     scheme, _, token = authorization.partition(" ")
@@ -66,9 +62,16 @@ async def principal(
 
 
 def require(scope: Scope) -> Any:
-    """A dependency: the caller must hold ``scope``."""
+    """A dependency: the authenticated caller (see :func:`principal`), who must hold
+    ``scope``; every /v1 route depends on one."""
 
-    async def check(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    async def check(
+        request: Request,
+        authorization: str | None = Header(
+            default=None, description="`Bearer <API key>`, as printed by `patron keys create`."
+        ),
+    ) -> Principal:
+        caller = await principal(request, authorization)
         if scope not in caller.scopes:
             raise PermissionDenied(
                 f"this API key lacks the {scope.value!r} scope",
@@ -80,34 +83,32 @@ def require(scope: Scope) -> Any:
     return Depends(check)
 
 
-async def idempotency_key(
-    request: Request,
-    key: str | None = Header(
-        default=None,
+Reader = Annotated[Principal, require(Scope.READ)]
+Writer = Annotated[Principal, require(Scope.WRITE)]
+Admin = Annotated[Principal, require(Scope.ADMIN)]
+# A parameter of each write route that keeps one (default None), not a dependency: solving one
+# more dependency per request cost more than reading a header.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
         alias="Idempotency-Key",
         min_length=1,
         max_length=255,
         description="Any unique string: a retry with the same key and body returns the first "
         "response; the same key with another body is refused with 409.",
     ),
-) -> str | None:
-    request.state.idempotency_key = key
-    return key
+]
 
 
-Reader = Annotated[Principal, require(Scope.READ)]
-Writer = Annotated[Principal, require(Scope.WRITE)]
-Admin = Annotated[Principal, require(Scope.ADMIN)]
-IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
-
-
-def write_context(request: Request, body: BaseModel | None = None) -> WriteContext | None:
+def write_context(
+    request: Request, body: BaseModel | None = None, key: str | None = None
+) -> WriteContext | None:
     """The context of a write by the authenticated caller; None before authentication. With an
-    Idempotency-Key, the request's hash covers its body as validated (canonical JSON)."""
+    Idempotency-Key (``key``), the request's hash covers its body as validated (canonical
+    JSON)."""
     caller: Principal | None = getattr(request.state, "principal", None)
     if caller is None or request.method not in WRITE_METHODS:
         return None
-    key: str | None = getattr(request.state, "idempotency_key", None)
     return WriteContext(
         shop_id=caller.shop_id,
         api_key_id=caller.key_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -80,6 +81,21 @@ def _configure_sqlite(engine: Engine) -> None:
 _WRITES = "patron_writes"
 
 
+# Engines with options are cached: making one costs more than many a query it runs.
+
+
+@functools.lru_cache(maxsize=64)
 def reader(engine: Engine) -> Engine:
     """The same engine for read-only work: on SQLite it does not wait for a running writer."""
     return engine.execution_options(**{_WRITES: False})
+
+
+@functools.lru_cache(maxsize=64)
+def lookup_reader(engine: Engine) -> Engine:
+    """The engine for reads whose statements need no common snapshot (under READ COMMITTED,
+    PostgreSQL's default, a transaction gives them none anyway). On PostgreSQL they run in
+    autocommit: no BEGIN and ROLLBACK round trips, and the connection keeps the statements
+    that psycopg prepared, which it discards on every rollback. Elsewhere :func:`reader`."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return reader(engine)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, text
 
@@ -107,7 +107,8 @@ def _record_postgresql(
                 "event_type": x.type,
                 "customer": x.customer_id,
                 "sku": x.sku,
-                "occurred_at": x.occurred_at.isoformat(),
+                # In UTC: PostgreSQL refuses offsets beyond 15:59 that Python allows.
+                "occurred_at": x.occurred_at.astimezone(UTC).isoformat(),
                 "session_id": x.session_id,
                 "query": x.query,
             }

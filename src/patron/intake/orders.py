@@ -9,7 +9,7 @@ back (locked) and compared, and only what changed is written.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -38,8 +38,31 @@ o, ln = t.orders.c, t.order_lines.c
 STATUSES = tuple(s.value for s in OrderStatus)
 
 
+def create(
+    connection: Connection,
+    shop: Shop,
+    external_id: str,
+    data: OrderInput,
+    now: datetime,
+    audit: dict[str, Any],
+) -> Outcome | None:
+    """On PostgreSQL, create a new order of a stored customer for stored products, and its
+    audit entry (``audit``: :func:`patron.access.guard.audit_params`), in one statement that
+    needs no transaction around it. None when it wrote nothing: the order exists, refers to
+    what is not stored yet, or is valid only as a change (then see :func:`upsert`). Bad input
+    is refused as :func:`upsert` refuses it."""
+    checked = _check(shop, external_id, data)
+    return _insert_new(connection, shop, external_id, data, checked, now, audit)
+
+
 def upsert(
-    connection: Connection, shop: Shop, external_id: str, data: OrderInput, now: datetime
+    connection: Connection,
+    shop: Shop,
+    external_id: str,
+    data: OrderInput,
+    now: datetime,
+    *,
+    new_first: bool = True,
 ) -> Outcome:
     """Create the order, or bring the stored one to what the input says.
 
@@ -49,33 +72,22 @@ def upsert(
     line that carries refunds cannot be removed, given another product, or cut below what was
     refunded, nor can the total (ConflictError). A status change follows the allowed moves
     (:data:`patron.intake.rules.TRANSITIONS`). The same order again changes nothing, not even
-    ``updated_at``.
+    ``updated_at``. ``new_first=False`` skips the one-statement insert of a new order on
+    PostgreSQL (:func:`create` found nothing to insert).
     """
-    checks.key(external_id, o.external_id, "id")
-    given = _given(data)
-    totals = [_line_total(x) for x in data.lines]
-    refused: InputError | None = None
-    try:
-        fresh = _effective({**_defaults(shop), **given}, data, totals)
-    except InputError as error:
-        # Not valid as a new order (its defaults), but it may be as a change of a stored one.
-        refused = error
-    else:
-        if connection.dialect.name == "postgresql":
-            made = new_order.insert(
-                connection, shop.id, external_id, data.customer_id, fresh, data.lines, totals, now
-            )
-            if made is not None:
-                order_id, customer, products = made
-                lines = _lines(data, products, totals)
-                return _created(order_id, external_id, data, fresh, customer, lines, now)
+    checked = _check(shop, external_id, data)
+    if new_first:
+        made = _insert_new(connection, shop, external_id, data, checked, now)
+        if made is not None:
+            return made
+    totals, fresh = checked.totals, checked.fresh
     titles: dict[str, str | None] = {}
     for item in data.lines:
         titles.setdefault(item.sku, item.title)
     ids = stubs.resolve(connection, shop.id, [data.customer_id], titles, now)
     customer = ids.customers[data.customer_id]
     lines = _lines(data, [ids.products[x.sku] for x in data.lines], totals)
-    if refused is None:
+    if fresh is not None:
         row = {
             **fresh,
             "customer_id": customer,
@@ -90,12 +102,66 @@ def upsert(
             return _created(order_id, external_id, data, fresh, customer, lines, now)
     stored = locked(connection, shop.id, external_id)
     if stored is None:
-        assert refused is not None, "ON CONFLICT found an order that is not there"
-        raise refused
+        assert checked.refused is not None, "ON CONFLICT found an order that is not there"
+        raise checked.refused
     base = {k: stored.header[k] for k in HEADER}
-    header = _effective({**base, **given, "customer_id": customer}, data, totals)
+    header = _effective({**base, **checked.given, "customer_id": customer}, data, totals)
     order = _update(connection, shop.id, stored, header, lines, now)
     return Outcome(False, replace(order, customer=data.customer_id).to_json())
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    given: dict[str, Any]  # the header values the input provides (see _given)
+    totals: list[int]  # each line's total
+    fresh: dict[str, Any] | None  # the header of a new order; None when not valid as one
+    refused: InputError | None  # why not
+
+
+def _check(shop: Shop, external_id: str, data: OrderInput) -> _Checked:
+    """The input checked: InputError for what no stored order makes valid; ``refused`` for
+    what is not valid as a new order but may be as a change."""
+    checks.key(external_id, o.external_id, "id")
+    given = _given(data)
+    totals = [_line_total(x) for x in data.lines]
+    try:
+        fresh = _effective({**_defaults(shop), **given}, data, totals)
+    except InputError as error:
+        # Not valid as a new order (its defaults), but it may be as a change of a stored one.
+        return _Checked(given, totals, None, error)
+    return _Checked(given, totals, fresh, None)
+
+
+def _insert_new(
+    connection: Connection,
+    shop: Shop,
+    external_id: str,
+    data: OrderInput,
+    checked: _Checked,
+    now: datetime,
+    audit: dict[str, Any] | None = None,
+) -> Outcome | None:
+    """The order created by :mod:`patron.intake.new_order` (PostgreSQL); None when it inserted
+    nothing or could not be used."""
+    fresh = checked.fresh
+    if fresh is None or connection.dialect.name != "postgresql":
+        return None
+    made = new_order.insert(
+        connection,
+        shop.id,
+        external_id,
+        data.customer_id,
+        fresh,
+        data.lines,
+        checked.totals,
+        now,
+        audit,
+    )
+    if made is None:
+        return None
+    order_id, customer, products = made
+    lines = _lines(data, products, checked.totals)
+    return _created(order_id, external_id, data, fresh, customer, lines, now)
 
 
 def change_status(

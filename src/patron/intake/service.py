@@ -3,7 +3,9 @@
 Each write runs in one guarded transaction (:func:`patron.access.guard.run_guarded`): its
 effect, its idempotency record and its audit entry commit together, and it answers a
 :class:`Recorded` — 201 when it created its object, 200 otherwise, with the object's JSON.
-Reads use read-only connections. Every statement is scoped to the caller's shop.
+A new order on PostgreSQL is first tried as one statement with its audit entry, committed on
+its own (:func:`patron.intake.orders.create`). Reads use read-only connections. Every
+statement is scoped to the caller's shop.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, Row, Table
 
-from patron.access.guard import Recorded, WriteContext, run_guarded
+from patron.access.guard import Attempt, Recorded, WriteContext, audit_params, run_guarded
 from patron.clock import Clock
 from patron.db import tables as t
-from patron.db.engine import reader
+from patron.db.engine import lookup_reader
 from patron.db.shops import Shop
 from patron.intake import customers, events, orders, products, refunds
 from patron.intake.model import (
@@ -99,10 +101,23 @@ class IntakeService:
     # --- orders ---------------------------------------------------------------------------
 
     def upsert_order(self, ctx: WriteContext, external_id: str, data: OrderInput) -> Recorded:
-        def work(connection: Connection, shop: Shop, now: datetime) -> Outcome:
-            return orders.upsert(connection, shop, external_id, data, now)
+        target = f"order:{external_id}"
+        # After an attempt (see run_guarded) found nothing to insert, the transaction does not
+        # try the same insert again.
+        tried = False
 
-        return self._write(ctx, work, f"order:{external_id}")
+        def attempt(connection: Connection, now: datetime) -> Recorded | None:
+            nonlocal tried
+            tried = True
+            audit = audit_params(ctx, 201, target, now)
+            shop = self._shop(connection, ctx.shop_id)
+            outcome = orders.create(connection, shop, external_id, data, now, audit)
+            return None if outcome is None else Recorded(201, outcome.body, target)
+
+        def work(connection: Connection, shop: Shop, now: datetime) -> Outcome:
+            return orders.upsert(connection, shop, external_id, data, now, new_first=not tried)
+
+        return self._write(ctx, work, target, attempt)
 
     def change_order_status(
         self, ctx: WriteContext, external_id: str, change: StatusChange
@@ -119,7 +134,7 @@ class IntakeService:
         return self._write(ctx, work, f"order:{external_id}/refund:{data.refund_id}")
 
     def get_order(self, shop_id: int, external_id: str) -> dict[str, Any]:
-        with reader(self.engine).connect() as connection:
+        with lookup_reader(self.engine).connect() as connection:
             return orders.get(connection, shop_id, external_id)
 
     def list_orders(
@@ -132,7 +147,7 @@ class IntakeService:
         cursor: str | None = None,
         limit: int = DEFAULT_LIMIT,
     ) -> Page[dict[str, Any]]:
-        with reader(self.engine).connect() as connection:
+        with lookup_reader(self.engine).connect() as connection:
             return orders.list_page(
                 connection,
                 shop_id,
@@ -157,13 +172,20 @@ class IntakeService:
 
     # --- plumbing -------------------------------------------------------------------------
 
-    def _write(self, ctx: WriteContext, work: Work, target: str) -> Recorded:
+    def _write(
+        self, ctx: WriteContext, work: Work, target: str, attempt: Attempt | None = None
+    ) -> Recorded:
         def action(connection: Connection, now: datetime) -> Recorded:
             outcome = work(connection, self._shop(connection, ctx.shop_id), now)
             return Recorded(201 if outcome.created else 200, outcome.body, target)
 
         return run_guarded(
-            self.engine, self.clock, ctx, action, retention=self.idempotency_retention
+            self.engine,
+            self.clock,
+            ctx,
+            action,
+            retention=self.idempotency_retention,
+            attempt=attempt,
         )
 
     def _shop(self, connection: Connection, shop_id: int) -> Shop:
@@ -181,7 +203,7 @@ class IntakeService:
         shop_id: int,
         value: str,
     ) -> dict[str, Any]:
-        with reader(self.engine).connect() as connection:
+        with lookup_reader(self.engine).connect() as connection:
             return to_json(get_row(connection, table, key, shop_id, value, kind))
 
     def _list(
@@ -193,7 +215,7 @@ class IntakeService:
         cursor: str | None,
         limit: int,
     ) -> Page[dict[str, Any]]:
-        with reader(self.engine).connect() as connection:
+        with lookup_reader(self.engine).connect() as connection:
             return list_table(
                 connection,
                 table,

@@ -84,14 +84,14 @@ def put_customer(
     request: Request,
     external_id: CustomerId,
     body: CustomerIn,
-    _key: IdempotencyKey,
     _caller: Writer,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
     data = CustomerInput(
         **body.model_dump(exclude_unset=True, exclude_none=True),
         cleared=cleared_fields(body),
     )
-    ctx = write_context(request, body)
+    ctx = write_context(request, body, key)
     assert ctx is not None
     return respond(services(request).intake.upsert_customer(ctx, external_id, data))
 

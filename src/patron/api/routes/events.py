@@ -52,10 +52,10 @@ class EventBatchOut(BaseModel):
 def post_events(
     request: Request,
     body: EventBatchIn,
-    _key: IdempotencyKey,
     _caller: Writer,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
-    ctx = write_context(request, body)
+    ctx = write_context(request, body, key)
     assert ctx is not None
     events = [
         EventInput(

@@ -153,12 +153,12 @@ def put_order(
     request: Request,
     external_id: OrderId,
     body: OrderIn,
-    _key: IdempotencyKey,
     _caller: Writer,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
     fields = body.model_dump(exclude_none=True, exclude={"lines"})
     data = OrderInput(**fields, lines=[OrderLineInput(**line.model_dump()) for line in body.lines])
-    ctx = write_context(request, body)
+    ctx = write_context(request, body, key)
     assert ctx is not None
     return respond(services(request).intake.upsert_order(ctx, external_id, data))
 
@@ -175,10 +175,10 @@ def post_status(
     request: Request,
     external_id: OrderId,
     body: StatusIn,
-    _key: IdempotencyKey,
     _caller: Writer,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
-    ctx = write_context(request, body)
+    ctx = write_context(request, body, key)
     assert ctx is not None
     change = StatusChange(body.status, body.at)
     return respond(services(request).intake.change_order_status(ctx, external_id, change))
@@ -194,10 +194,10 @@ def post_refund(
     request: Request,
     external_id: OrderId,
     body: RefundIn,
-    _key: IdempotencyKey,
     _caller: Writer,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
-    ctx = write_context(request, body)
+    ctx = write_context(request, body, key)
     assert ctx is not None
     refund = RefundInput(
         refund_id=body.refund_id,

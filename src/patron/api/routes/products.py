@@ -68,13 +68,13 @@ def put_product(
     request: Request,
     sku: Sku,
     body: ProductIn,
-    _key: IdempotencyKey,
     _caller: Writer,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
     data = ProductInput(
         **body.model_dump(exclude_unset=True, exclude_none=True), cleared=cleared_fields(body)
     )
-    ctx = write_context(request, body)
+    ctx = write_context(request, body, key)
     assert ctx is not None
     return respond(services(request).intake.upsert_product(ctx, sku, data))
 
