@@ -206,7 +206,7 @@ def test_gamma_gamma_gradient_matches_finite_differences() -> None:
     def total(values: np.ndarray) -> float:
         return float(weight @ gamma_gamma.log_likelihood(GammaGammaParams.of(values), x, m))
 
-    value, slope = gamma_gamma.gradient(params, x, m, weight)
+    value, slope = gamma_gamma.gradient(params, gamma_gamma.SpendSums.of(x, m, weight))
     assert value == pytest.approx(total(params.vector()), rel=1e-13)
     base = params.vector()
     for i in range(3):

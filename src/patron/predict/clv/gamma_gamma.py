@@ -47,34 +47,62 @@ def log_likelihood(params: GammaGammaParams, x: Vector, m: Vector) -> Vector:
     )
 
 
-def gradient(params: GammaGammaParams, x: Vector, m: Vector, weight: Vector) -> Gradient:
+@dataclass(frozen=True)
+class SpendSums:
+    """What the likelihood's total needs of the data, computed once per fit: the distinct
+    repeat counts k with their weights, and the sums over m alone."""
+
+    k: Vector
+    w_k: Vector
+    n: float
+    weight: Vector
+    wx: Vector
+    xm: Vector
+    wx_log_m: float
+    w_log_m: float
+
+    @classmethod
+    def of(cls, x: Vector, m: Vector, weight: Vector) -> SpendSums:
+        per_level = np.bincount(x.astype(np.intp), weights=weight)
+        k = np.flatnonzero(per_level).astype(np.float64)
+        wx, log_m = weight * x, np.log(m)
+        return cls(
+            k=k,
+            w_k=np.asarray(per_level[k.astype(np.intp)], dtype=np.float64),
+            n=float(weight.sum()),
+            weight=weight,
+            wx=wx,
+            xm=x * m,
+            wx_log_m=float(wx @ log_m),
+            w_log_m=float(weight @ log_m),
+        )
+
+
+def gradient(params: GammaGammaParams, sums: SpendSums) -> Gradient:
     """The weighted total of ``log_likelihood`` and its derivatives by p, q and gamma, summed
-    by parts: the terms of x alone once per distinct x (weights added up per count), those of
-    m alone as constants, leaving log(gamma + x·m) and its reciprocal as the only work per row:
-    a million repeat buyers, whose mean spends are all different, fitted in 1.4 s of CPU
-    instead of 3.5 s with the sums row by row."""
+    by parts: the terms of x alone once per distinct x, those of m alone once per fit
+    (:class:`SpendSums`), leaving log(gamma + x·m) and its reciprocal as the only work per row
+    and evaluation — a million repeat buyers, whose mean spends are all different, fitted in
+    about a second of CPU."""
     p, q, g = params.p, params.q, params.gamma
-    per_level = np.bincount(x.astype(np.intp), weights=weight)
-    k = np.flatnonzero(per_level).astype(np.float64)
-    w_k, n = per_level[k.astype(np.intp)], float(weight.sum())
-    wx = weight * x
-    log_m, log_total, inverse_total = np.log(m), np.log(g + x * m), 1 / (g + x * m)
-    wx_log_m, wx_log_total = float(wx @ log_m), float(wx @ log_total)
-    w_log_total = float(weight @ log_total)
+    k, w_k, n = sums.k, sums.w_k, sums.n
+    total = g + sums.xm
+    log_total, inverse_total = np.log(total), 1 / total
+    wx_log_total, w_log_total = float(sums.wx @ log_total), float(sums.weight @ log_total)
     psi_total = digamma(p * k + q)
     value = (
         w_k @ (gammaln(p * k + q) - gammaln(p * k) + p * k * np.log(k))
         + n * (q * math.log(g) - gammaln(q))
-        + p * wx_log_m
-        - weight @ log_m
+        + p * sums.wx_log_m
+        - sums.w_log_m
         - p * wx_log_total
         - q * w_log_total
     )
     slope = np.array(
         [
-            w_k @ (k * (psi_total - digamma(p * k) + np.log(k))) + wx_log_m - wx_log_total,
+            w_k @ (k * (psi_total - digamma(p * k) + np.log(k))) + sums.wx_log_m - wx_log_total,
             w_k @ psi_total + n * (math.log(g) - digamma(q)) - w_log_total,
-            n * q / g - p * (wx @ inverse_total) - q * (weight @ inverse_total),
+            n * q / g - p * (sums.wx @ inverse_total) - q * (sums.weight @ inverse_total),
         ]
     )
     return float(value), slope
@@ -104,6 +132,7 @@ class GammaGamma(Model[GammaGammaParams]):
     name = "gamma_gamma"
     params_type = GammaGammaParams
     closed_form_gradient = True
+    _sums: tuple[Patterns, SpendSums] | None = None
 
     def read(self, summary: object) -> tuple[Vector, ...]:
         x, m = read_spend(summary)
@@ -113,8 +142,11 @@ class GammaGamma(Model[GammaGammaParams]):
         return log_likelihood(params, *columns)
 
     def total_gradient(self, params: GammaGammaParams, patterns: Patterns) -> Gradient:
-        x, m = patterns.columns
-        return gradient(params, x, m, patterns.weight)
+        # The optimiser asks for many totals of the same patterns: their sums are kept.
+        if self._sums is None or self._sums[0] is not patterns:
+            x, m = patterns.columns
+            self._sums = (patterns, SpendSums.of(x, m, patterns.weight))
+        return gradient(params, self._sums[1])
 
     def expected_spend(self, summary: object) -> Vector:
         """Expected value of each customer's future transactions (the population mean for
