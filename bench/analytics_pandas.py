@@ -28,6 +28,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from patron.analytics.kpis import (
+    CART_DAYS,
+    CART_HOURS,
+    FREQUENCY_DAYS,
+    PERIOD_DAYS,
+    REPURCHASE_DAYS,
+    VISIT_DAYS,
+)
 from patron.analytics.schemes import (
     DAY_STAGES,
     STAGES,
@@ -38,19 +46,13 @@ from patron.analytics.schemes import (
     load_lifecycle,
     load_scores,
 )
+from patron.analytics.service import TRANSITION_DAYS
 
-# The rules of patron.analytics (facts, stages, kpis, service), restated.
+# The rules of patron.analytics (facts, stages) the baseline restates; its windows are imported.
 PURCHASES = ("paid", "shipped", "completed", "refunded")
 DAY = pd.Timedelta(days=1)
 SCORES = 5
 DEFAULT_DAYS = {"active": 30, "silent": 60, "sleeping": 90, "churned": 180}
-TRANSITION_DAYS = 30
-REPURCHASE_DAYS = (30, 90, 365)
-PERIOD_DAYS = 90
-FREQUENCY_DAYS = 365
-CART_DAYS = 30
-CART_HOURS = 24
-VISIT_DAYS = 30
 
 
 @dataclass(frozen=True)
