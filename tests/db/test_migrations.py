@@ -187,3 +187,20 @@ def test_0006_adds_the_prediction_tables_and_drops_them(database_url: str) -> No
         )
     finally:
         engine.dispose()
+
+
+def test_0007_drops_the_keys_of_the_audit_log_and_back(database_url: str) -> None:
+    engine = make_engine(database_url)
+
+    def keys() -> list[str]:
+        return sorted(fk["referred_table"] for fk in inspect(engine).get_foreign_keys("audit_log"))
+
+    try:
+        migrate.upgrade(engine, "0006")
+        assert keys() == ["api_keys", "shops"]
+        assert migrate.upgrade(engine, "0007") == "0007"
+        assert keys() == []
+        assert migrate.downgrade(engine, "0006") == "0006"
+        assert keys() == ["api_keys", "shops"]
+    finally:
+        engine.dispose()

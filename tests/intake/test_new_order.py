@@ -10,7 +10,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from intake.support import NOW, count, order_input, rows, write_ctx
 from patron.access.guard import WriteContext
@@ -103,12 +104,38 @@ def test_what_the_statement_cannot_insert_takes_the_transaction(
         assert rows(patron, t.orders, "id", "updated_at") == before
 
 
+def _refuse_audit_entries(patron: Patron) -> None:
+    """A trigger that fails every audit insert: the last part of the one-statement write."""
+    with patron.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text(
+                    "CREATE FUNCTION refuse() RETURNS trigger AS $$"
+                    " BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON audit_log"
+                    " FOR EACH ROW EXECUTE FUNCTION refuse()"
+                )
+            )
+        else:
+            connection.execute(
+                text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON audit_log"
+                    " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+
+
 def test_a_failure_inside_the_statement_writes_nothing(
     patron: Patron, service: IntakeService, keyed: WriteContext
 ) -> None:
-    """An audit entry naming no stored key breaks a foreign key at the statement's end: the
-    order and its lines are not written either."""
-    with pytest.raises(IntegrityError):
-        service.upsert_order(replace(keyed, api_key_id=10**9), "O-2", order_input())
+    """An audit entry that cannot be stored fails the write: the order and its lines are not
+    written either."""
+    _refuse_audit_entries(patron)
+    with pytest.raises(DBAPIError):
+        service.upsert_order(keyed, "O-2", order_input())
     assert (count(patron, t.orders), count(patron, t.order_lines)) == (1, 3)
     assert count(patron, t.audit_log) == 1
