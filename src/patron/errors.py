@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     DATABASE_OUTDATED = "database_outdated"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    POINTS_INSUFFICIENT = "points_insufficient"
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN = "forbidden"
     RATE_LIMITED = "rate_limited"

@@ -365,3 +365,204 @@ customer_predictions = Table(
     Column("next_order_at", UTCDateTime),
     Index("ix_customer_predictions_shop_clv", "shop_id", "clv_minor"),
 )
+
+# --- loyalty: programme, members, the points ledger and lots, tiers, points mall ------------
+
+loyalty_programmes = Table(
+    "loyalty_programmes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _shop_id(),
+    # Every change is a new version; the highest one is in force.
+    Column("version", Integer, nullable=False),
+    Column("document", JSONDocument, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shop_id", "version", name="uq_loyalty_programmes_shop_version"),
+)
+
+loyalty_members = Table(
+    "loyalty_members",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _parent_shop_id(),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    Column("joined_at", UTCDateTime, nullable=False),
+    # Cached sums of the member's ledger entries, changed in the same transaction as them.
+    Column("balance", BigInteger, nullable=False),
+    Column("pending", BigInteger, nullable=False),
+    Column("debt", BigInteger, nullable=False),
+    # Set from the programme's refund policy: only then may the balance go below zero.
+    Column("negative_allowed", Boolean, nullable=False),
+    Column("earned_total", BigInteger, nullable=False),
+    Column("redeemed_total", BigInteger, nullable=False),
+    Column("tier", String(32), nullable=False),
+    Column("tier_since", UTCDateTime, nullable=False),
+    Column("growth", BigInteger, nullable=False),
+    # Below the tier's threshold at an evaluation: downgraded at this moment unless it recovers.
+    Column("downgrade_at", UTCDateTime),
+    Column("signin_date", Date),
+    Column("signin_streak", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shop_id", "customer_id", name="uq_loyalty_members_shop_customer"),
+    CheckConstraint("balance >= 0 OR negative_allowed", name="balance"),
+    CheckConstraint("pending >= 0 AND debt >= 0", name="pending_debt"),
+    Index("ix_loyalty_members_shop_tier", "shop_id", "tier"),
+)
+
+loyalty_entries = Table(
+    "loyalty_entries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _parent_shop_id(),
+    Column("member_id", Id, ForeignKey("loyalty_members.id"), nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("pending", BigInteger, nullable=False),
+    Column("debt", BigInteger, nullable=False),
+    Column("written_off", BigInteger, nullable=False),
+    # The write's idempotency key: a retried grant or redemption finds it and adds nothing.
+    Column("key", String(255), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("source", String(200), nullable=False),
+    # Order lines and their points (earn), reservation or operator (adjust)…
+    Column("detail", JSONDocument),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shop_id", "key", name="uq_loyalty_entries_shop_key"),
+    Index("ix_loyalty_entries_member", "member_id", "id"),
+    Index("ix_loyalty_entries_shop_created", "shop_id", "created_at"),
+    CheckConstraint(
+        "kind IN ('earn', 'activate', 'redeem', 'expire', 'reverse', 'adjust')", name="kind"
+    ),
+)
+
+loyalty_lots = Table(
+    "loyalty_lots",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _parent_shop_id(),
+    Column("member_id", Id, ForeignKey("loyalty_members.id"), nullable=False),
+    Column("entry_id", Id, ForeignKey("loyalty_entries.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("available_from", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("pending", Boolean, nullable=False),
+    Column("source", String(200), nullable=False),
+    Index("ix_loyalty_lots_member", "member_id", "remaining"),
+    Index("ix_loyalty_lots_shop_expires", "shop_id", "expires_at"),
+    CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining"),
+)
+
+loyalty_lot_uses = Table(
+    "loyalty_lot_uses",
+    metadata,
+    # Which lots an entry took points from (negative) or gave points back to (positive).
+    Column("entry_id", Id, ForeignKey("loyalty_entries.id"), primary_key=True),
+    Column("lot_id", Id, ForeignKey("loyalty_lots.id"), primary_key=True),
+    _parent_shop_id(),
+    Column("points", BigInteger, nullable=False),
+)
+
+loyalty_tier_changes = Table(
+    "loyalty_tier_changes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _parent_shop_id(),
+    Column("member_id", Id, ForeignKey("loyalty_members.id"), nullable=False),
+    Column("from_tier", String(32)),
+    Column("to_tier", String(32), nullable=False),
+    Column("growth", BigInteger, nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_loyalty_tier_changes_member", "member_id", "at"),
+)
+
+loyalty_events = Table(
+    "loyalty_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _parent_shop_id(),
+    Column("member_id", Id, ForeignKey("loyalty_members.id"), nullable=False),
+    # points_expiring, will_downgrade, tier_changed, birthday…; the outreach workers consume them.
+    Column("kind", String(32), nullable=False),
+    # Unique per shop: a daily run made twice emits each event once.
+    Column("key", String(255), nullable=False),
+    Column("payload", JSONDocument, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shop_id", "key", name="uq_loyalty_events_shop_key"),
+    Index("ix_loyalty_events_shop_id", "shop_id", "id"),
+)
+
+loyalty_referrals = Table(
+    "loyalty_referrals",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _parent_shop_id(),
+    Column("referrer_id", Id, ForeignKey("customers.id"), nullable=False),
+    # A customer is referred once: the first referral recorded wins.
+    Column("referred_id", Id, ForeignKey("customers.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("granted_at", UTCDateTime),
+    UniqueConstraint("shop_id", "referred_id", name="uq_loyalty_referrals_shop_referred"),
+)
+
+loyalty_rewards = Table(
+    "loyalty_rewards",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _shop_id(),
+    Column("code", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("title_en", String(200), nullable=False),
+    Column("title_zh", String(200), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    # NULL: unlimited. Reserved units count as taken until released.
+    Column("stock", Integer),
+    Column("per_member_limit", Integer),
+    Column("min_tier", String(32)),
+    Column("visible_from", UTCDateTime),
+    Column("visible_until", UTCDateTime),
+    # The coupon template, the product SKU, or the discount in minor units.
+    Column("detail", JSONDocument, nullable=False),
+    Column("active", Boolean, nullable=False),
+    UniqueConstraint("shop_id", "code", name="uq_loyalty_rewards_shop_code"),
+    CheckConstraint("points > 0", name="points"),
+    CheckConstraint("stock IS NULL OR stock >= 0", name="stock"),
+    CheckConstraint("kind IN ('coupon', 'product', 'discount')", name="kind"),
+)
+
+loyalty_reservations = Table(
+    "loyalty_reservations",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _parent_shop_id(),
+    Column("reward_id", Id, ForeignKey("loyalty_rewards.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("loyalty_members.id"), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("state", String(12), nullable=False),
+    # The redemption entry that holds the points while reserved.
+    Column("entry_id", Id, ForeignKey("loyalty_entries.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),
+    UniqueConstraint("shop_id", "key", name="uq_loyalty_reservations_shop_key"),
+    Index("ix_loyalty_reservations_state", "shop_id", "state", "expires_at"),
+    Index("ix_loyalty_reservations_member", "member_id", "reward_id"),
+    CheckConstraint("quantity > 0", name="quantity"),
+    CheckConstraint("state IN ('reserved', 'confirmed', 'cancelled', 'expired')", name="state"),
+)
+
+loyalty_daily_runs = Table(
+    "loyalty_daily_runs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _shop_id(),
+    # The local date of the programme the run was for, and what each step did.
+    Column("run_date", Date, nullable=False),
+    Column("counts", JSONDocument, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    UniqueConstraint("shop_id", "run_date", name="uq_loyalty_daily_runs_shop_date"),
+)

@@ -1,0 +1,1 @@
+"""Loyalty programme: rules, points ledger and lots, tiers and benefits, points mall."""
