@@ -66,15 +66,19 @@ def ensure_member(
 
 
 def lock_member(
-    connection: Connection, shop_id: int, customer_id: int, extra_lots: Iterable[int] = ()
+    connection: Connection,
+    shop_id: int,
+    customer_id: int,
+    extra_lots: Iterable[int] = (),
+    *,
+    lock: bool = True,
 ) -> Account | None:
-    """The member row, locked until the transaction ends, with their live lots (points left,
-    or still pending) and the lots of ``extra_lots`` (ids)."""
-    row = connection.execute(
-        select(t.loyalty_members)
-        .where(_members.shop_id == shop_id, _members.customer_id == customer_id)
-        .with_for_update()
-    ).first()
+    """The member row, locked until the transaction ends (unless ``lock`` is false: a read),
+    with their live lots (points left, or still pending) and the lots of ``extra_lots``."""
+    query = select(t.loyalty_members).where(
+        _members.shop_id == shop_id, _members.customer_id == customer_id
+    )
+    row = connection.execute(query.with_for_update() if lock else query).first()
     if row is None:
         return None
     wanted = list(extra_lots)

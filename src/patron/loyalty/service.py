@@ -1,0 +1,548 @@
+"""The loyalty facade: the programme, members' points and tiers, one transaction per write.
+
+Each write loads what it needs, calls the pure core (:mod:`earn`, :mod:`ledger`,
+:mod:`tiers`), and stores the result under the member's row lock (:mod:`points`). Every
+write is idempotent by its ledger key: an order's points are keyed by the order, a refund's
+reversal by the refund, an action by what it rewards, a redemption or adjustment by the
+caller's key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+
+from patron.clock import Clock
+from patron.db import tables as t
+from patron.db.engine import reader
+from patron.errors import ConfigError, ErrorCode, InputError, NotFoundError
+from patron.intake.sql import not_found, shop_by_id
+from patron.loyalty import calendar, earn, ledger, tiers
+from patron.loyalty.ledger import Grant
+from patron.loyalty.order_facts import (
+    PURCHASE_STATUSES,
+    PaidOrder,
+    fully_refunded,
+    is_first_purchase,
+    load_order,
+    qualifying_facts,
+    refund_points,
+)
+from patron.loyalty.points import Applied, Operation, apply
+from patron.loyalty.programme import Programme, parse_programme, to_dict
+from patron.loyalty.store import Account, ensure_member, lock_member
+from patron.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, page_of
+
+_members = t.loyalty_members.c
+_entries = t.loyalty_entries.c
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """A write's answer: the entry of its key (``None`` when nothing was due) and the member
+    afterwards."""
+
+    entry: dict[str, Any] | None
+    member: dict[str, Any]
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCredit:
+    """What crediting an order did: its points, the refunds taken back, the tier."""
+
+    order: str
+    status: str
+    earned: int
+    reversed: int
+    member: dict[str, Any] | None
+
+
+class LoyaltyService:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    # --- the programme ------------------------------------------------------------------
+
+    def set_programme(self, shop_id: int, document: Mapping[str, Any]) -> Programme:
+        """Validate ``document`` and make it the shop's programme: a new version when it
+        differs from the one in force (its ``version`` is set to the next number)."""
+        with self.engine.begin() as connection:
+            shop = shop_by_id(connection, shop_id)
+            current = self._stored_programme(connection, shop_id)
+            version = current.version + 1 if current is not None else 1
+            programme = parse_programme({**document, "version": version}, "programme")
+            if programme.currency != shop.currency:
+                raise ConfigError(
+                    f"programme: currency: the shop {shop.name!r} trades in {shop.currency}, "
+                    f"not {programme.currency}",
+                    field="currency",
+                )
+            same = {**to_dict(programme), "version": version - 1}
+            if current is not None and to_dict(current) == same:
+                return current
+            connection.execute(
+                insert(t.loyalty_programmes).values(
+                    shop_id=shop_id,
+                    version=version,
+                    document=to_dict(programme),
+                    created_at=self.clock.now(),
+                )
+            )
+            return programme
+
+    def programme(self, shop_id: int) -> Programme:
+        with reader(self.engine).connect() as connection:
+            return self._programme(connection, shop_id)
+
+    def _stored_programme(self, connection: Connection, shop_id: int) -> Programme | None:
+        p = t.loyalty_programmes.c
+        row = connection.execute(
+            select(p.document, p.version)
+            .where(p.shop_id == shop_id)
+            .order_by(p.version.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        return parse_programme(row.document, f"programme v{row.version}")
+
+    def _programme(self, connection: Connection, shop_id: int) -> Programme:
+        programme = self._stored_programme(connection, shop_id)
+        if programme is None:
+            raise NotFoundError(
+                "the shop has no loyalty programme yet: set one with "
+                "`patron loyalty programme set FILE` or PUT /v1/loyalty/programme",
+                code=ErrorCode.NOT_FOUND,
+                object="programme",
+            )
+        return programme
+
+    # --- orders -------------------------------------------------------------------------
+
+    def credit_order(self, shop_id: int, external_id: str) -> OrderCredit:
+        """Bring the ledger in line with the order as stored: its points once paid, the
+        points of its refunds taken back, all of them when cancelled; then the member's tier
+        (an upgrade is immediate). Safe to call on every change of the order."""
+        now = self.clock.now()
+        with self.engine.begin() as connection:
+            programme = self._programme(connection, shop_id)
+            order = load_order(connection, shop_id, external_id)
+            if order.status not in (*PURCHASE_STATUSES, "cancelled"):
+                return OrderCredit(external_id, order.status, 0, 0, None)
+            earned = self._earn_order(connection, shop_id, programme, order, now)
+            taken = self._take_back(connection, shop_id, programme, order, now)
+            account = self._retier(connection, shop_id, programme, order.customer_id, now)
+            member = self._member_json(connection, programme, account, now)
+        return OrderCredit(external_id, order.status, earned, taken, member)
+
+    def _earn_order(
+        self,
+        connection: Connection,
+        shop_id: int,
+        programme: Programme,
+        order: PaidOrder,
+        now: datetime,
+    ) -> int:
+        key = f"order:{order.id}"
+        base = programme.tiers.levels[0].code
+        ensure_member(connection, shop_id, order.customer_id, base, now)
+        account = lock_member(connection, shop_id, order.customer_id)
+        assert account is not None
+        if order.status == "cancelled" and not self._has(connection, shop_id, key):
+            return 0
+        year = calendar.local_date(programme, order.paid_at).year
+        points = earn.order_points(
+            programme,
+            order.lines,
+            account.tier,
+            is_first_purchase(connection, shop_id, order),
+            earned_this_year=self._earned(connection, account.id, programme, year),
+        )
+        if points.total == 0:
+            return 0
+        grant = Grant(
+            points.total,
+            key,
+            "order paid",
+            order.source,
+            calendar.available_from(programme, order.paid_at),
+            calendar.expires_at(programme, order.paid_at),
+        )
+        detail = {
+            "order": order.external_id,
+            "lines": [
+                {
+                    "line_id": line_id,
+                    "sku": line.sku,
+                    "net_minor": line.net_minor,
+                    "points": line.points,
+                    "rule": line.rule,
+                }
+                for line_id, line in zip(order.line_ids, points.lines, strict=True)
+            ],
+            "bonus": points.bonus,
+            "capped": points.cut,
+        }
+        applied = self._apply(
+            connection,
+            shop_id,
+            programme,
+            order.customer_id,
+            key,
+            None,
+            lambda member: ledger.earn(member, grant, now),
+            now,
+            {key: detail},
+        )
+        return 0 if applied.replayed else points.total
+
+    def _take_back(
+        self,
+        connection: Connection,
+        shop_id: int,
+        programme: Programme,
+        order: PaidOrder,
+        now: datetime,
+    ) -> int:
+        earned = connection.execute(
+            select(_entries.detail, _entries.points).where(
+                _entries.shop_id == shop_id, _entries.key == f"order:{order.id}"
+            )
+        ).first()
+        if earned is None:
+            return 0
+        lines = {line["line_id"]: line["points"] for line in earned.detail["lines"]}
+        dues: list[tuple[str, int, str]] = [
+            (f"refund:{refund.id}", points, "refund")
+            for refund, points in refund_points(order, lines)
+        ]
+        bonus = int(earned.detail["bonus"])
+        if bonus and (order.status == "cancelled" or fully_refunded(order)):
+            dues.append((f"order:{order.id}:bonus", bonus, "first-order bonus returned"))
+        if order.status == "cancelled":
+            rest = sum(lines.values()) - sum(p for k, p, _ in dues if k.startswith("refund:"))
+            dues.append((f"order:{order.id}:cancel", rest, "order cancelled"))
+        taken = 0
+        for key, points, reason in dues:
+            if points <= 0:
+                continue
+            applied = self._apply(
+                connection,
+                shop_id,
+                programme,
+                order.customer_id,
+                key,
+                None,
+                partial(
+                    ledger.reverse,
+                    points=points,
+                    key=key,
+                    reason=reason,
+                    source=order.source,
+                    at=now,
+                    policy=programme.refund_policy,
+                ),
+                now,
+            )
+            taken += 0 if applied.replayed else points
+        return taken
+
+    # --- points -------------------------------------------------------------------------
+
+    def redeem(self, shop_id: int, customer: str, points: int, key: str, reason: str) -> Result:
+        """Spend ``points`` (soonest-expiring first); ``key`` makes a retry a replay."""
+        now = self.clock.now()
+        entry_key = _caller_key("redeem", key)
+        with self.engine.begin() as connection:
+            programme = self._programme(connection, shop_id)
+            customer_id = self._customer_id(connection, shop_id, customer)
+            applied = self._apply(
+                connection,
+                shop_id,
+                programme,
+                customer_id,
+                entry_key,
+                -points,
+                lambda member: ledger.redeem(member, points, entry_key, reason, "redeem", now),
+                now,
+            )
+            return self._result(connection, programme, applied, now)
+
+    def adjust(
+        self, shop_id: int, customer: str, points: int, reason: str, key: str, operator: str
+    ) -> Result:
+        """A manual correction with a reason; the operator is recorded on the entry."""
+        now = self.clock.now()
+        entry_key = _caller_key("adjust", key)
+        with self.engine.begin() as connection:
+            programme = self._programme(connection, shop_id)
+            customer_id = self._customer_id(connection, shop_id, customer)
+            grant = Grant(
+                points, entry_key, reason, "adjust", now, calendar.expires_at(programme, now)
+            )
+            applied = self._apply(
+                connection,
+                shop_id,
+                programme,
+                customer_id,
+                entry_key,
+                points,
+                lambda member: ledger.adjust(member, points, grant, now),
+                now,
+                {entry_key: {"operator": operator}},
+            )
+            return self._result(connection, programme, applied, now)
+
+    # --- members ------------------------------------------------------------------------
+
+    def member(self, shop_id: int, customer: str) -> dict[str, Any]:
+        """The member's points, tier, benefits and what the next tier unlocks."""
+        now = self.clock.now()
+        with reader(self.engine).connect() as connection:
+            programme = self._programme(connection, shop_id)
+            customer_id = self._customer_id(connection, shop_id, customer)
+            account = lock_member(connection, shop_id, customer_id, lock=False)
+            if account is None:
+                raise NotFoundError(
+                    f"customer {customer!r} is not a member yet", object="member", id=customer
+                )
+            return self._member_json(connection, programme, account, now)
+
+    def history(
+        self, shop_id: int, customer: str, cursor: str | None = None, limit: int = DEFAULT_LIMIT
+    ) -> Page[dict[str, Any]]:
+        """The member's ledger entries, oldest first."""
+        check_limit(limit)
+        after = decode_cursor(cursor)
+        with reader(self.engine).connect() as connection:
+            customer_id = self._customer_id(connection, shop_id, customer)
+            member_id = connection.execute(
+                select(_members.id).where(
+                    _members.shop_id == shop_id, _members.customer_id == customer_id
+                )
+            ).scalar_one_or_none()
+            if member_id is None:
+                return Page([], None)
+            rows = connection.execute(
+                select(t.loyalty_entries)
+                .where(_entries.member_id == member_id, _entries.id > after)
+                .order_by(_entries.id)
+                .limit(limit + 1)
+            ).all()
+        return page_of([_entry_json(row._asdict()) for row in rows], limit, lambda e: e["id"])
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _apply(
+        self,
+        connection: Connection,
+        shop_id: int,
+        programme: Programme,
+        customer_id: int,
+        key: str,
+        points: int | None,
+        operation: Operation,
+        now: datetime,
+        details: Mapping[str, Any] | None = None,
+    ) -> Applied:
+        return apply(
+            connection,
+            shop_id,
+            customer_id,
+            key,
+            points,
+            operation,
+            now=now,
+            policy=programme.refund_policy,
+            base_tier=programme.tiers.levels[0].code,
+            details=details,
+        )
+
+    def _has(self, connection: Connection, shop_id: int, key: str) -> bool:
+        found = connection.execute(
+            select(_entries.id).where(_entries.shop_id == shop_id, _entries.key == key)
+        ).first()
+        return found is not None
+
+    def _earned(
+        self, connection: Connection, member_id: int, programme: Programme, year: int
+    ) -> int:
+        """Points the member earned in the programme's local calendar ``year``."""
+        start, end = calendar.year_bounds(programme, year)
+        return int(
+            connection.execute(
+                select(func.coalesce(func.sum(_entries.points), 0)).where(
+                    _entries.member_id == member_id,
+                    _entries.kind == "earn",
+                    _entries.created_at >= start,
+                    _entries.created_at < end,
+                )
+            ).scalar_one()
+        )
+
+    def _retier(
+        self,
+        connection: Connection,
+        shop_id: int,
+        programme: Programme,
+        customer_id: int,
+        now: datetime,
+    ) -> Account:
+        """Growth value as of ``now``; an upgrade (or the end of a scheduled downgrade) at once."""
+        account = lock_member(connection, shop_id, customer_id)
+        assert account is not None
+        facts = qualifying_facts(
+            connection, shop_id, customer_id, calendar.tier_window_start(programme, now), now
+        )
+        growth = tiers.growth(programme, facts)
+        downgrade_on = (
+            calendar.local_date(programme, account.downgrade_at)
+            if account.downgrade_at is not None
+            else None
+        )
+        state = tiers.TierState(account.tier, downgrade_on)
+        changed = tiers.on_growth_change(programme, state, growth)
+        values: dict[str, Any] = {"growth": growth}
+        if changed is not None:
+            values["downgrade_at"] = None
+            if changed.tier != account.tier:
+                values |= {"tier": changed.tier, "tier_since": now}
+                record_tier_change(
+                    connection,
+                    shop_id,
+                    account.id,
+                    account.tier,
+                    changed.tier,
+                    growth,
+                    "upgraded",
+                    now,
+                )
+        connection.execute(
+            update(t.loyalty_members).where(_members.id == account.id).values(**values)
+        )
+        relocked = lock_member(connection, shop_id, customer_id)
+        assert relocked is not None
+        return relocked
+
+    def _customer_id(self, connection: Connection, shop_id: int, customer: str) -> int:
+        c = t.customers.c
+        found = connection.execute(
+            select(c.id).where(c.shop_id == shop_id, c.external_id == customer)
+        ).scalar_one_or_none()
+        if found is None:
+            raise not_found("customer", customer)
+        return int(found)
+
+    def _result(
+        self, connection: Connection, programme: Programme, applied: Applied, now: datetime
+    ) -> Result:
+        return Result(
+            _entry_json(dict(applied.entry)),
+            self._member_json(connection, programme, applied.account, now),
+            applied.replayed,
+        )
+
+    def _member_json(
+        self, connection: Connection, programme: Programme, account: Account, now: datetime
+    ) -> dict[str, Any]:
+        return member_json(programme, account, now)
+
+
+def record_tier_change(
+    connection: Connection,
+    shop_id: int,
+    member_id: int,
+    before: str | None,
+    after: str,
+    growth: int,
+    reason: str,
+    at: datetime,
+) -> None:
+    """A tier change and its event for outreach (keyed: recorded once)."""
+    connection.execute(
+        insert(t.loyalty_tier_changes).values(
+            shop_id=shop_id,
+            member_id=member_id,
+            from_tier=before,
+            to_tier=after,
+            growth=growth,
+            reason=reason,
+            at=at,
+        )
+    )
+    connection.execute(
+        insert(t.loyalty_events).values(
+            shop_id=shop_id,
+            member_id=member_id,
+            kind="tier_changed",
+            key=f"tier:{member_id}:{after}:{at.isoformat()}",
+            payload={"from": before, "to": after, "growth": growth, "reason": reason},
+            occurred_at=at,
+        )
+    )
+
+
+def member_json(programme: Programme, account: Account, now: datetime) -> dict[str, Any]:
+    points = account.points
+    available = points.available(now)
+    expiring = sorted(
+        (lot.expires_at, lot.remaining)
+        for lot in points.lots
+        if lot.remaining > 0 and lot.expires_at is not None and not lot.expired(now)
+    )
+    benefit = tiers.benefits(programme, account.tier, account.growth)
+    upcoming = benefit.next
+    return {
+        "balance": points.balance,
+        "available": available,
+        "pending": points.pending,
+        "debt": points.debt,
+        "next_expiry": (
+            {"at": expiring[0][0].isoformat(), "points": expiring[0][1]} if expiring else None
+        ),
+        "tier": {
+            "code": benefit.level.code,
+            "label": {"en": benefit.level.label.en, "zh": benefit.level.label.zh},
+            "since": account.tier_since.isoformat(),
+            "downgrade_at": account.downgrade_at.isoformat() if account.downgrade_at else None,
+        },
+        "growth": account.growth,
+        "benefits": benefit.benefits.model_dump(mode="json"),
+        "next_tier": (
+            {
+                "code": upcoming.level.code,
+                "label": {"en": upcoming.level.label.en, "zh": upcoming.level.label.zh},
+                "growth_needed": upcoming.growth_needed,
+                "progress": str(upcoming.progress),
+                "benefits": upcoming.level.benefits.model_dump(mode="json"),
+            }
+            if upcoming is not None
+            else None
+        ),
+    }
+
+
+def _entry_json(row: dict[str, Any]) -> dict[str, Any]:
+    created = row["created_at"]
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "points": row["points"],
+        "reason": row["reason"],
+        "source": row["source"],
+        "created_at": created.isoformat() if isinstance(created, datetime) else created,
+    }
+
+
+def _caller_key(kind: str, key: str) -> str:
+    key = key.strip()
+    if not key or len(key) > 200:
+        raise InputError(f"{kind} needs a key of 1 to 200 characters", field="key")
+    return f"{kind}:{key}"
