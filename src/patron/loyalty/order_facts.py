@@ -148,6 +148,22 @@ def is_first_purchase(connection: Connection, shop_id: int, order: PaidOrder) ->
     return earlier is None
 
 
+def first_purchase(connection: Connection, shop_id: int, customer_id: int) -> str | None:
+    """The external id of the customer's first purchase (ties broken by order id)."""
+    o = t.orders.c
+    found = connection.execute(
+        select(o.external_id)
+        .where(
+            o.shop_id == shop_id,
+            o.customer_id == customer_id,
+            o.status.in_(PURCHASE_STATUSES),
+        )
+        .order_by(o.placed_at, o.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if found is None else str(found)
+
+
 def qualifying_facts(
     connection: Connection, shop_id: int, customer_id: int, start: datetime, end: datetime
 ) -> Facts:

@@ -11,22 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from patron.clock import Clock
 from patron.db import tables as t
 from patron.db.engine import reader
-from patron.errors import ConfigError, ErrorCode, InputError, NotFoundError
-from patron.intake.sql import not_found, shop_by_id
+from patron.errors import ConfigError, ConflictError, ErrorCode, InputError, NotFoundError
+from patron.intake.sql import insert_for, not_found, shop_by_id
 from patron.loyalty import calendar, earn, ledger, tiers
+from patron.loyalty.actions import ActionInput, decide, earned_in_year, grant_of
 from patron.loyalty.ledger import Grant
 from patron.loyalty.order_facts import (
     PURCHASE_STATUSES,
     PaidOrder,
+    first_purchase,
     fully_refunded,
     is_first_purchase,
     load_order,
@@ -50,6 +52,8 @@ class Result:
     entry: dict[str, Any] | None
     member: dict[str, Any]
     replayed: bool = False
+    award: dict[str, Any] | None = None
+    """For an action: the rule's points, what was granted and why less (``held``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +167,7 @@ class LoyaltyService:
             order.lines,
             account.tier,
             is_first_purchase(connection, shop_id, order),
-            earned_this_year=self._earned(connection, account.id, programme, year),
+            earned_this_year=earned_in_year(connection, account.id, programme, year),
         )
         if points.total == 0:
             return 0
@@ -300,6 +304,164 @@ class LoyaltyService:
             )
             return self._result(connection, programme, applied, now)
 
+    # --- actions and referrals ----------------------------------------------------------
+
+    def earn_action(self, shop_id: int, customer: str, request: ActionInput) -> Result:
+        """Points for a sign-in, review, share, task or birthday, within the rule's caps; a
+        retry of the same action (same day, review, share, occurrence, year) is a replay."""
+        now = self.clock.now()
+        with self.engine.begin() as connection:
+            programme = self._programme(connection, shop_id)
+            customer_id, birth_date = self._customer(connection, shop_id, customer)
+            ensure_member(connection, shop_id, customer_id, programme.tiers.levels[0].code, now)
+            account = lock_member(connection, shop_id, customer_id)
+            assert account is not None
+            decision = decide(connection, programme, account, request, birth_date, now)
+            award = decision.award
+            key = f"m{account.id}:{award.key}"
+            summary = {
+                "action": str(award.action),
+                "rule_points": award.rule_points,
+                "points": award.points,
+                "held": str(award.held) if award.held else None,
+            }
+            if award.points == 0 and not self._has(connection, shop_id, key):
+                member = self._member_json(connection, programme, account, now)
+                return Result(None, member, award=summary)
+            grant = grant_of(programme, award, key, decision.source, now)
+            applied = self._apply(
+                connection,
+                shop_id,
+                programme,
+                customer_id,
+                key,
+                None,  # a retry may meet a cap its first attempt filled: replay it anyway
+                lambda member: ledger.earn(member, grant, now),
+                now,
+            )
+            if decision.signin is not None and not applied.replayed:
+                connection.execute(
+                    update(t.loyalty_members)
+                    .where(_members.id == account.id)
+                    .values(signin_date=decision.signin.day, signin_streak=decision.signin.streak)
+                )
+            result = self._result(connection, programme, applied, now)
+            return Result(result.entry, result.member, result.replayed, summary)
+
+    def refer(self, shop_id: int, referrer: str, referred: str) -> dict[str, Any]:
+        """Record that ``referrer`` brought ``referred``. A customer is referred once: the
+        same referral again is answered as before, another referrer is refused."""
+        if referrer == referred:
+            raise InputError("a customer cannot refer themselves", field="referred")
+        now = self.clock.now()
+        r = t.loyalty_referrals.c
+        with self.engine.begin() as connection:
+            referrer_id = self._customer_id(connection, shop_id, referrer)
+            referred_id = self._customer_id(connection, shop_id, referred)
+            connection.execute(
+                insert_for(connection, t.loyalty_referrals)
+                .values(
+                    shop_id=shop_id,
+                    referrer_id=referrer_id,
+                    referred_id=referred_id,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["shop_id", "referred_id"])
+            )
+            row = connection.execute(
+                select(t.loyalty_referrals).where(
+                    r.shop_id == shop_id, r.referred_id == referred_id
+                )
+            ).one()
+        if row.referrer_id != referrer_id:
+            raise ConflictError(
+                f"customer {referred!r} was already referred by another customer",
+                field="referred",
+            )
+        return {
+            "referrer": referrer,
+            "referred": referred,
+            "created_at": row.created_at.isoformat(),
+            "granted_at": row.granted_at.isoformat() if row.granted_at else None,
+        }
+
+    def grant_referrals(self, shop_id: int) -> int:
+        """Grant the referrals whose referred customer's first order has passed its return
+        window without being returned in full; returns how many were granted."""
+        now = self.clock.now()
+        r = t.loyalty_referrals.c
+        with reader(self.engine).connect() as connection:
+            waiting = connection.execute(
+                select(r.id, r.referrer_id, r.referred_id)
+                .where(r.shop_id == shop_id, r.granted_at.is_(None))
+                .order_by(r.id)
+            ).all()
+        granted = 0
+        for referral in waiting:
+            with self.engine.begin() as connection:
+                programme = self._programme(connection, shop_id)
+                if self._grant_referral(connection, shop_id, programme, referral, now):
+                    granted += 1
+        return granted
+
+    def _grant_referral(
+        self,
+        connection: Connection,
+        shop_id: int,
+        programme: Programme,
+        referral: Any,
+        now: datetime,
+    ) -> bool:
+        first = first_purchase(connection, shop_id, referral.referred_id)
+        if first is None:
+            return False
+        order = load_order(connection, shop_id, first)
+        if fully_refunded(order):
+            return False
+        base = programme.tiers.levels[0].code
+        members = sorted((referral.referrer_id, referral.referred_id))
+        for customer_id in members:  # enrolled, then locked in id order: no deadlock
+            ensure_member(connection, shop_id, customer_id, base, now)
+        accounts = {c: lock_member(connection, shop_id, c) for c in members}
+        year = calendar.local_date(programme, now).year
+        earned = {
+            c: earned_in_year(connection, a.id, programme, year)
+            for c, a in accounts.items()
+            if a is not None
+        }
+        due = earn.referral_points(
+            programme,
+            str(referral.referred_id),
+            order.paid_at,
+            now,
+            referrer_earned_this_year=earned[referral.referrer_id],
+            referred_earned_this_year=earned[referral.referred_id],
+        )
+        if now < due.due_at:
+            return False
+        for customer_id, award in (
+            (referral.referrer_id, due.referrer),
+            (referral.referred_id, due.referred),
+        ):
+            if award.points > 0:
+                grant = grant_of(programme, award, award.key, "action:referral", now)
+                self._apply(
+                    connection,
+                    shop_id,
+                    programme,
+                    customer_id,
+                    award.key,
+                    award.points,
+                    partial(ledger.earn, grant=grant, at=now),
+                    now,
+                )
+        connection.execute(
+            update(t.loyalty_referrals)
+            .where(t.loyalty_referrals.c.id == referral.id)
+            .values(granted_at=now)
+        )
+        return True
+
     # --- members ------------------------------------------------------------------------
 
     def member(self, shop_id: int, customer: str) -> dict[str, Any]:
@@ -371,22 +533,6 @@ class LoyaltyService:
         ).first()
         return found is not None
 
-    def _earned(
-        self, connection: Connection, member_id: int, programme: Programme, year: int
-    ) -> int:
-        """Points the member earned in the programme's local calendar ``year``."""
-        start, end = calendar.year_bounds(programme, year)
-        return int(
-            connection.execute(
-                select(func.coalesce(func.sum(_entries.points), 0)).where(
-                    _entries.member_id == member_id,
-                    _entries.kind == "earn",
-                    _entries.created_at >= start,
-                    _entries.created_at < end,
-                )
-            ).scalar_one()
-        )
-
     def _retier(
         self,
         connection: Connection,
@@ -432,13 +578,19 @@ class LoyaltyService:
         return relocked
 
     def _customer_id(self, connection: Connection, shop_id: int, customer: str) -> int:
+        return self._customer(connection, shop_id, customer)[0]
+
+    def _customer(
+        self, connection: Connection, shop_id: int, customer: str
+    ) -> tuple[int, date | None]:
+        """The customer's row id and birth date."""
         c = t.customers.c
         found = connection.execute(
-            select(c.id).where(c.shop_id == shop_id, c.external_id == customer)
-        ).scalar_one_or_none()
+            select(c.id, c.birth_date).where(c.shop_id == shop_id, c.external_id == customer)
+        ).first()
         if found is None:
             raise not_found("customer", customer)
-        return int(found)
+        return int(found.id), found.birth_date
 
     def _result(
         self, connection: Connection, programme: Programme, applied: Applied, now: datetime
