@@ -70,7 +70,7 @@ def test_pending_points_activate_at_the_end_of_the_return_window() -> None:
     assert refused.value.details == {"wanted": 10, "available": 0}
     settled = settle(member, T0 + 15 * DAY)
     assert [(e.kind, e.points, e.pending, e.key) for e in settled.entries] == [
-        (EntryKind.ACTIVATE, 0, -100, "activate:1")
+        (EntryKind.ACTIVATE, 0, -100, "activate:o1")
     ]
     assert (settled.member.pending, settled.member.available(T0 + 15 * DAY)) == (0, 100)
 
@@ -92,7 +92,7 @@ def test_expiry_takes_what_is_left_of_a_lot() -> None:
     member = stored(redeem(member, 40, "r", "mall", "reward:1", T0 + DAY))
     settled = settle(member, T0 + 30 * DAY)
     assert [(e.kind, e.points, e.key) for e in settled.entries] == [
-        (EntryKind.EXPIRE, -60, "expire:1")
+        (EntryKind.EXPIRE, -60, "expire:a")
     ]
     assert settled.member.balance == 0
     # An operation at or after expiry settles first: the points are never spendable.

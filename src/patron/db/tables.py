@@ -448,6 +448,8 @@ loyalty_lots = Table(
     Column("expires_at", UTCDateTime),
     Column("pending", Boolean, nullable=False),
     Column("source", String(200), nullable=False),
+    # The key of the granting entry: the lot's activation and expiry entries are keyed by it.
+    Column("key", String(255), nullable=False),
     Index("ix_loyalty_lots_member", "member_id", "remaining"),
     Index("ix_loyalty_lots_shop_expires", "shop_id", "expires_at"),
     CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining"),

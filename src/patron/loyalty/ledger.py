@@ -94,12 +94,6 @@ class _Book:
         return Posting(member, tuple(self.entries))
 
 
-def _lot_id(lot: Lot) -> int:
-    if lot.id is None:
-        raise ValueError("settling needs stored lots (with ids)")
-    return lot.id
-
-
 def _settle(book: _Book, at: datetime) -> None:
     """Activate the lots whose return window ended and expire the lots past expiry."""
     for index, lot in enumerate(book.lots):
@@ -111,7 +105,7 @@ def _settle(book: _Book, at: datetime) -> None:
                         EntryKind.ACTIVATE,
                         0,
                         -lot.remaining,
-                        f"activate:{_lot_id(lot)}",
+                        f"activate:{lot.key}",
                         "return window ended",
                         lot.source,
                         (Use(index, 0),),
@@ -126,7 +120,7 @@ def _settle(book: _Book, at: datetime) -> None:
                     EntryKind.EXPIRE,
                     -lot.remaining,
                     -from_pending,
-                    f"expire:{_lot_id(lot)}",
+                    f"expire:{lot.key}",
                     "points expired",
                     lot.source,
                     uses,
@@ -165,6 +159,7 @@ def _credit(book: _Book, kind: EntryKind, grant: Grant, at: datetime) -> None:
         grant.expires_at,
         pending,
         grant.source,
+        grant.key,
     )
     book.lots.append(lot)
     book.post(
@@ -323,14 +318,14 @@ def give_back(
                     EntryKind.EXPIRE,
                     -lot.remaining,
                     0,
-                    f"{key}:expire:{_lot_id(lot)}",
+                    f"{key}:expire:{lot.key}",
                     "points given back to an expired lot",
                     lot.source,
                     expired,
                 )
             )
         else:
-            _pay_debt(book, use.lot, f"{key}:{_lot_id(lot)}", source)
+            _pay_debt(book, use.lot, f"{key}:{lot.key}", source)
     return book.posting()
 
 

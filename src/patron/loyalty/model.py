@@ -56,6 +56,9 @@ class Lot:
     pending: bool
     source: str
     """What earned it: ``order:<external id>``, ``action:<kind>``, ``adjust``…"""
+    key: str
+    """The key of the entry that granted it: names the lot in the keys of its activation
+    and expiry (``activate:<key>``), which are known before the lot is stored."""
 
     def spendable(self, at: datetime) -> bool:
         return not self.pending and self.remaining > 0 and not self.expired(at)

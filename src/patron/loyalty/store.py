@@ -93,6 +93,7 @@ def lock_member(
             lot.expires_at,
             lot.pending,
             lot.source,
+            lot.key,
         )
         for lot in connection.execute(
             select(t.loyalty_lots).where(_lots.member_id == row.id, condition).order_by(_lots.id)
@@ -230,6 +231,7 @@ def _insert_lot(
                 expires_at=lot.expires_at,
                 pending=lot.pending,
                 source=lot.source,
+                key=lot.key,
             )
             .returning(_lots.id)
         ).scalar_one()

@@ -220,6 +220,7 @@ def upgrade() -> None:
         sa.Column("expires_at", _timestamp(), nullable=True),
         sa.Column("pending", sa.Boolean(), nullable=False),
         sa.Column("source", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
         sa.CheckConstraint(
             "remaining >= 0 AND remaining <= amount", name=op.f("ck_loyalty_lots_remaining")
         ),
