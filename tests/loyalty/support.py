@@ -33,12 +33,12 @@ def sample_document(**changes: Any) -> dict[str, Any]:
 class Shopfront:
     """A shop with products and a loyalty programme; writes orders as the API does."""
 
-    def __init__(self, patron: Patron, document: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, patron: Patron, document: dict[str, Any] | None = None, name: str = "default"
+    ) -> None:
         self.patron = patron
         with patron.engine.begin() as connection:
-            self.shop: Shop = ensure_shop(
-                connection, "default", "Asia/Shanghai", "CNY", patron.clock
-            )
+            self.shop: Shop = ensure_shop(connection, name, "Asia/Shanghai", "CNY", patron.clock)
         self.intake = IntakeService(patron.engine, patron.clock, timedelta(hours=24))
         self.ctx = WriteContext(self.shop.id, None, "PUT", "/v1/test")
         self.loyalty: LoyaltyService = patron.loyalty()

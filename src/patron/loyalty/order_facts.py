@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
 from patron.db import tables as t
 from patron.intake.sql import not_found
-from patron.loyalty.earn import OrderLine
+from patron.loyalty.earn import OrderLine, OrderPoints
 from patron.loyalty.ledger import refund_share
 from patron.loyalty.tiers import Facts
 
@@ -35,6 +36,8 @@ class PaidOrder:
     status: str
     placed_at: datetime
     paid_at: datetime
+    paid_minor: int
+    """Total less shipping: what counts towards the tier's growth value."""
     line_ids: tuple[int, ...]
     lines: tuple[OrderLine, ...]
     refunds: tuple[Refund, ...]
@@ -97,6 +100,7 @@ def load_order(connection: Connection, shop_id: int, external_id: str) -> PaidOr
         order.status,
         order.placed_at,
         order.paid_at or order.placed_at,
+        order.total_minor - order.shipping_minor,
         tuple(row.id for row in rows),
         lines,
         refunds,
@@ -126,6 +130,25 @@ def refund_points(order: PaidOrder, line_points: dict[int, int]) -> list[tuple[R
         taken += share
         result.append((refund, share))
     return result
+
+
+def earn_detail(order: PaidOrder, points: OrderPoints) -> dict[str, Any]:
+    """What an order's earn entry keeps: each line's points, for its refunds to take back."""
+    return {
+        "order": order.external_id,
+        "lines": [
+            {
+                "line_id": line_id,
+                "sku": line.sku,
+                "net_minor": line.net_minor,
+                "points": line.points,
+                "rule": line.rule,
+            }
+            for line_id, line in zip(order.line_ids, points.lines, strict=True)
+        ],
+        "bonus": points.bonus,
+        "capped": points.cut,
+    }
 
 
 def fully_refunded(order: PaidOrder) -> bool:
@@ -167,8 +190,9 @@ def first_purchase(connection: Connection, shop_id: int, customer_id: int) -> st
 def qualifying_facts(
     connection: Connection, shop_id: int, customer_id: int, start: datetime, end: datetime
 ) -> Facts:
-    """Net paid amount (orders placed in ``[start, end)`` less their refunds) and the number
-    of those orders not refunded in full."""
+    """Net paid amount (orders placed in ``[start, end]`` less their refunds) and the number
+    of those orders not refunded in full. ``end`` is included: an order placed at the moment
+    it is credited counts."""
     o, r = t.orders.c, t.refunds.c
     refunded = (
         select(func.coalesce(func.sum(r.amount_minor), 0))
@@ -182,7 +206,7 @@ def qualifying_facts(
             o.customer_id == customer_id,
             o.status.in_(PURCHASE_STATUSES),
             o.placed_at >= start,
-            o.placed_at < end,
+            o.placed_at <= end,
         )
     ).all()
     # PostgreSQL sums big integers as numeric: back to int.

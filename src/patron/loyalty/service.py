@@ -24,10 +24,12 @@ from patron.errors import ConfigError, ConflictError, ErrorCode, InputError, Not
 from patron.intake.sql import insert_for, not_found, shop_by_id
 from patron.loyalty import calendar, earn, ledger, tiers
 from patron.loyalty.actions import ActionInput, decide, earned_in_year, grant_of
+from patron.loyalty.backfill import Backfilled, Progress, backfill
 from patron.loyalty.ledger import Grant
 from patron.loyalty.order_facts import (
     PURCHASE_STATUSES,
     PaidOrder,
+    earn_detail,
     first_purchase,
     fully_refunded,
     is_first_purchase,
@@ -179,21 +181,7 @@ class LoyaltyService:
             calendar.available_from(programme, order.paid_at),
             calendar.expires_at(programme, order.paid_at),
         )
-        detail = {
-            "order": order.external_id,
-            "lines": [
-                {
-                    "line_id": line_id,
-                    "sku": line.sku,
-                    "net_minor": line.net_minor,
-                    "points": line.points,
-                    "rule": line.rule,
-                }
-                for line_id, line in zip(order.line_ids, points.lines, strict=True)
-            ],
-            "bonus": points.bonus,
-            "capped": points.cut,
-        }
+        detail = earn_detail(order, points)
         applied = self._apply(
             connection,
             shop_id,
@@ -462,6 +450,16 @@ class LoyaltyService:
         )
         return True
 
+    # --- history ------------------------------------------------------------------------
+
+    def backfill(
+        self, shop_id: int, as_of: datetime | None = None, progress: Progress | None = None
+    ) -> Backfilled:
+        """Enrol every customer who bought before ``as_of`` (default now) and is not a member
+        yet, with the points and tier their history earns under the programme."""
+        programme = self.programme(shop_id)
+        return backfill(self.engine, shop_id, programme, as_of or self.clock.now(), progress)
+
     # --- members ------------------------------------------------------------------------
 
     def member(self, shop_id: int, customer: str) -> dict[str, Any]:
@@ -642,7 +640,9 @@ def record_tier_change(
 
 
 def member_json(programme: Programme, account: Account, now: datetime) -> dict[str, Any]:
-    points = account.points
+    """The member as of ``now``: lots due for activation or expiry count as settled, whether
+    or not the daily run or an operation has written it yet."""
+    points = ledger.settle(account.points, now).member
     available = points.available(now)
     expiring = sorted(
         (lot.expires_at, lot.remaining)
