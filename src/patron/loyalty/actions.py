@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from patron.db import tables as t
 from patron.errors import InputError
 from patron.loyalty import calendar, earn
-from patron.loyalty.earn import Action, Award, Usage
+from patron.loyalty.earn import NO_USAGE, Action, Award, Usage
 from patron.loyalty.ledger import Grant
 from patron.loyalty.programme import Programme
 from patron.loyalty.store import Account
@@ -68,22 +69,40 @@ def usage(
 ) -> Usage:
     """Grants from ``source`` in the local day and month of ``at``: how many, how many points."""
     today = calendar.local_date(programme, at)
-    counts: list[int] = []
-    for start, end in (
-        calendar.day_bounds(programme, today),
-        calendar.month_bounds(programme, today),
-    ):
-        row = connection.execute(
-            select(func.count(), func.coalesce(func.sum(_entries.points), 0)).where(
-                _entries.member_id == member_id,
-                _entries.kind == "earn",
-                _entries.source == source,
-                _entries.created_at >= start,
-                _entries.created_at < end,
-            )
-        ).one()
-        counts += [int(row[0]), int(row[1])]
-    return Usage(*counts)
+    day_start, day_end = calendar.day_bounds(programme, today)
+    month_start, month_end = calendar.month_bounds(programme, today)
+    in_day = (_entries.created_at >= day_start) & (_entries.created_at < day_end)
+    row = connection.execute(
+        select(
+            func.count().filter(in_day),
+            func.coalesce(func.sum(_entries.points).filter(in_day), 0),
+            func.count(),
+            func.coalesce(func.sum(_entries.points), 0),
+        ).where(
+            _entries.member_id == member_id,
+            _entries.kind == "earn",
+            _entries.source == source,
+            _entries.created_at >= month_start,
+            _entries.created_at < month_end,
+        )
+    ).one()
+    return Usage(*(int(value) for value in row))
+
+
+def _caps(programme: Programme, request: ActionInput) -> bool:
+    """Whether the action's rule has caps by day or month (else its usage is not read)."""
+    rules = programme.earn
+    rule: Any = {
+        Action.REVIEW: rules.review,
+        Action.SHARE: rules.share,
+    }.get(request.action)
+    if request.action is Action.TASK and request.task:
+        rule = rules.task(request.task)
+    caps = getattr(rule, "caps", None)
+    return caps is not None and any(
+        value is not None
+        for value in (caps.day_count, caps.day_points, caps.month_count, caps.month_points)
+    )
 
 
 def decide(
@@ -96,7 +115,11 @@ def decide(
 ) -> Decision:
     """The award of ``request`` for the member, caps and yearly cap applied."""
     year = calendar.local_date(programme, at).year
-    earned = earned_in_year(connection, account.id, programme, year)
+    earned = (
+        earned_in_year(connection, account.id, programme, year)
+        if programme.earn.yearly_cap is not None
+        else 0
+    )
     source = source_of(request)
     if request.action is Action.SIGNIN:
         done = earn.sign_in(
@@ -114,7 +137,8 @@ def decide(
             programme, account.tier, birth_date, at, earned_this_year=earned
         )
         return Decision(award, source)
-    used = usage(connection, account.id, programme, source, at)
+    caps = _caps(programme, request)
+    used = usage(connection, account.id, programme, source, at) if caps else NO_USAGE
     if request.action is Action.TASK:
         if not request.task:
             raise InputError("a task action needs the task's code", field="task")

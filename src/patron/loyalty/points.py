@@ -47,12 +47,16 @@ def apply(
     base_tier: str,
     details: Mapping[str, Any] | None = None,
     extra_lots: Iterable[int] = (),
+    locked: Account | None = None,
 ) -> Applied:
     """Run ``operation`` on the member's points under their row lock and store its posting,
-    unless the entry ``key`` exists (then replay it; ``points``, when given, must match)."""
-    ensure_member(connection, shop_id, customer_id, base_tier, now)
-    account = lock_member(connection, shop_id, customer_id, extra_lots)
-    assert account is not None
+    unless the entry ``key`` exists (then replay it; ``points``, when given, must match).
+    ``locked``: the member, already locked in this transaction with their live lots."""
+    account = locked or lock_member(connection, shop_id, customer_id, extra_lots)
+    if account is None:  # enrolled by the first write that concerns them
+        ensure_member(connection, shop_id, customer_id, base_tier, now)
+        account = lock_member(connection, shop_id, customer_id, extra_lots)
+        assert account is not None
     done = find_entry(connection, shop_id, key)
     if done is not None:
         if done.member_id != account.id or (points is not None and done.points != points):

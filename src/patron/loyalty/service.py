@@ -15,7 +15,7 @@ from datetime import date, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from patron.clock import Clock
 from patron.db import tables as t
@@ -39,7 +39,7 @@ from patron.loyalty.order_facts import (
 )
 from patron.loyalty.points import Applied, Operation, apply
 from patron.loyalty.programme import Programme, parse_programme, to_dict
-from patron.loyalty.store import Account, ensure_member, lock_member
+from patron.loyalty.store import Account, ensure_member, lock_customer, lock_member
 from patron.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, page_of
 
 _members = t.loyalty_members.c
@@ -73,6 +73,7 @@ class LoyaltyService:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self.engine = engine
         self.clock = clock
+        self._programmes: dict[tuple[int, int], Programme] = {}
 
     # --- the programme ------------------------------------------------------------------
 
@@ -108,16 +109,22 @@ class LoyaltyService:
             return self._programme(connection, shop_id)
 
     def _stored_programme(self, connection: Connection, shop_id: int) -> Programme | None:
+        """The programme in force. Only its version is read each time: a version never
+        changes once stored, so its parsed document is kept per (shop, version)."""
         p = t.loyalty_programmes.c
-        row = connection.execute(
-            select(p.document, p.version)
-            .where(p.shop_id == shop_id)
-            .order_by(p.version.desc())
-            .limit(1)
-        ).first()
-        if row is None:
+        version = connection.execute(
+            select(func.max(p.version)).where(p.shop_id == shop_id)
+        ).scalar_one_or_none()
+        if version is None:
             return None
-        return parse_programme(row.document, f"programme v{row.version}")
+        cached = self._programmes.get((shop_id, version))
+        if cached is None:
+            document = connection.execute(
+                select(p.document).where(p.shop_id == shop_id, p.version == version)
+            ).scalar_one()
+            cached = parse_programme(document, f"programme v{version}")
+            self._programmes[(shop_id, version)] = cached
+        return cached
 
     def _programme(self, connection: Connection, shop_id: int) -> Programme:
         programme = self._stored_programme(connection, shop_id)
@@ -254,16 +261,17 @@ class LoyaltyService:
         entry_key = _caller_key("redeem", key)
         with self.engine.begin() as connection:
             programme = self._programme(connection, shop_id)
-            customer_id = self._customer_id(connection, shop_id, customer)
+            account = self._lock(connection, shop_id, programme, customer, now)
             applied = self._apply(
                 connection,
                 shop_id,
                 programme,
-                customer_id,
+                account.customer_id,
                 entry_key,
                 -points,
                 lambda member: ledger.redeem(member, points, entry_key, reason, "redeem", now),
                 now,
+                locked=account,
             )
             return self._result(connection, programme, applied, now)
 
@@ -275,7 +283,7 @@ class LoyaltyService:
         entry_key = _caller_key("adjust", key)
         with self.engine.begin() as connection:
             programme = self._programme(connection, shop_id)
-            customer_id = self._customer_id(connection, shop_id, customer)
+            account = self._lock(connection, shop_id, programme, customer, now)
             grant = Grant(
                 points, entry_key, reason, "adjust", now, calendar.expires_at(programme, now)
             )
@@ -283,12 +291,13 @@ class LoyaltyService:
                 connection,
                 shop_id,
                 programme,
-                customer_id,
+                account.customer_id,
                 entry_key,
                 points,
                 lambda member: ledger.adjust(member, points, grant, now),
                 now,
                 {entry_key: {"operator": operator}},
+                locked=account,
             )
             return self._result(connection, programme, applied, now)
 
@@ -300,11 +309,8 @@ class LoyaltyService:
         now = self.clock.now()
         with self.engine.begin() as connection:
             programme = self._programme(connection, shop_id)
-            customer_id, birth_date = self._customer(connection, shop_id, customer)
-            ensure_member(connection, shop_id, customer_id, programme.tiers.levels[0].code, now)
-            account = lock_member(connection, shop_id, customer_id)
-            assert account is not None
-            decision = decide(connection, programme, account, request, birth_date, now)
+            account = self._lock(connection, shop_id, programme, customer, now)
+            decision = decide(connection, programme, account, request, account.row.birth_date, now)
             award = decision.award
             key = f"m{account.id}:{award.key}"
             summary = {
@@ -321,11 +327,12 @@ class LoyaltyService:
                 connection,
                 shop_id,
                 programme,
-                customer_id,
+                account.customer_id,
                 key,
                 None,  # a retry may meet a cap its first attempt filled: replay it anyway
                 lambda member: ledger.earn(member, grant, now),
                 now,
+                locked=account,
             )
             if decision.signin is not None and not applied.replayed:
                 connection.execute(
@@ -467,9 +474,9 @@ class LoyaltyService:
         now = self.clock.now()
         with reader(self.engine).connect() as connection:
             programme = self._programme(connection, shop_id)
-            customer_id = self._customer_id(connection, shop_id, customer)
-            account = lock_member(connection, shop_id, customer_id, lock=False)
+            account = lock_customer(connection, shop_id, customer, lock=False)
             if account is None:
+                self._customer_id(connection, shop_id, customer)  # an unknown customer: 404
                 raise NotFoundError(
                     f"customer {customer!r} is not a member yet", object="member", id=customer
                 )
@@ -511,6 +518,8 @@ class LoyaltyService:
         operation: Operation,
         now: datetime,
         details: Mapping[str, Any] | None = None,
+        *,
+        locked: Account | None = None,
     ) -> Applied:
         return apply(
             connection,
@@ -523,7 +532,25 @@ class LoyaltyService:
             policy=programme.refund_policy,
             base_tier=programme.tiers.levels[0].code,
             details=details,
+            locked=locked,
         )
+
+    def _lock(
+        self,
+        connection: Connection,
+        shop_id: int,
+        programme: Programme,
+        customer: str,
+        now: datetime,
+    ) -> Account:
+        """The member of the customer (external id), locked; enrolled first if need be."""
+        account = lock_customer(connection, shop_id, customer)
+        if account is None:
+            customer_id = self._customer_id(connection, shop_id, customer)
+            ensure_member(connection, shop_id, customer_id, programme.tiers.levels[0].code, now)
+            account = lock_member(connection, shop_id, customer_id)
+            assert account is not None
+        return account
 
     def _has(self, connection: Connection, shop_id: int, key: str) -> bool:
         found = connection.execute(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, insert, or_, select, update
 
 from patron.db import tables as t
 from patron.intake.sql import insert_for
@@ -21,6 +21,7 @@ from patron.loyalty.ledger import Posting
 from patron.loyalty.model import Entry, EntryKind, Lot, Member, RefundPolicy
 
 _members = t.loyalty_members.c
+_customers = t.customers.c
 _lots = t.loyalty_lots.c
 _entries = t.loyalty_entries.c
 
@@ -75,10 +76,31 @@ def lock_member(
 ) -> Account | None:
     """The member row, locked until the transaction ends (unless ``lock`` is false: a read),
     with their live lots (points left, or still pending) and the lots of ``extra_lots``."""
-    query = select(t.loyalty_members).where(
-        _members.shop_id == shop_id, _members.customer_id == customer_id
+    query = select(t.loyalty_members, _customers.birth_date).join(
+        t.customers, _customers.id == _members.customer_id
     )
-    row = connection.execute(query.with_for_update() if lock else query).first()
+    query = query.where(_members.shop_id == shop_id, _members.customer_id == customer_id)
+    return _account(connection, query, extra_lots, lock)
+
+
+def lock_customer(
+    connection: Connection, shop_id: int, external_id: str, *, lock: bool = True
+) -> Account | None:
+    """:func:`lock_member` by the customer's external id, in one query; ``None`` when the
+    customer is not a member (or does not exist)."""
+    query = select(t.loyalty_members, _customers.birth_date).join(
+        t.customers, _customers.id == _members.customer_id
+    )
+    query = query.where(_customers.shop_id == shop_id, _customers.external_id == external_id)
+    return _account(connection, query, (), lock)
+
+
+def _account(
+    connection: Connection, query: Select[Any], extra_lots: Iterable[int], lock: bool
+) -> Account | None:
+    if lock:
+        query = query.with_for_update(of=t.loyalty_members)
+    row = connection.execute(query).first()
     if row is None:
         return None
     wanted = list(extra_lots)
