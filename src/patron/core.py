@@ -21,6 +21,7 @@ from patron.ingest.model import Entity, IngestReport
 from patron.ingest.service import Progress, ingest
 from patron.ingest.stats import ShopStats, shop_stats
 from patron.intake.service import IntakeService
+from patron.loyalty.mall_service import MallService
 from patron.loyalty.service import LoyaltyService
 from patron.predict.service import PredictService
 from patron.settings import Settings
@@ -55,6 +56,11 @@ class Patron:
         """The loyalty programme: points ledger, tiers and benefits, points mall."""
         self.require_schema()
         return LoyaltyService(self.engine, self.clock)
+
+    def mall(self) -> MallService:
+        """The points mall: rewards, reservations of points, confirmations."""
+        self.require_schema()
+        return MallService(self.engine, self.clock)
 
     def intake_service(self) -> IntakeService:
         """Customers, products, orders, refunds and events one at a time (the API's writes)."""

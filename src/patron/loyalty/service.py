@@ -106,7 +106,7 @@ class LoyaltyService:
 
     def programme(self, shop_id: int) -> Programme:
         with reader(self.engine).connect() as connection:
-            return self._programme(connection, shop_id)
+            return self.programme_in(connection, shop_id)
 
     def _stored_programme(self, connection: Connection, shop_id: int) -> Programme | None:
         """The programme in force. Only its version is read each time: a version never
@@ -126,7 +126,8 @@ class LoyaltyService:
             self._programmes[(shop_id, version)] = cached
         return cached
 
-    def _programme(self, connection: Connection, shop_id: int) -> Programme:
+    def programme_in(self, connection: Connection, shop_id: int) -> Programme:
+        """The programme in force, read in the caller's transaction."""
         programme = self._stored_programme(connection, shop_id)
         if programme is None:
             raise NotFoundError(
@@ -145,7 +146,7 @@ class LoyaltyService:
         (an upgrade is immediate). Safe to call on every change of the order."""
         now = self.clock.now()
         with self.engine.begin() as connection:
-            programme = self._programme(connection, shop_id)
+            programme = self.programme_in(connection, shop_id)
             order = load_order(connection, shop_id, external_id)
             if order.status not in (*PURCHASE_STATUSES, "cancelled"):
                 return OrderCredit(external_id, order.status, 0, 0, None)
@@ -260,7 +261,7 @@ class LoyaltyService:
         now = self.clock.now()
         entry_key = _caller_key("redeem", key)
         with self.engine.begin() as connection:
-            programme = self._programme(connection, shop_id)
+            programme = self.programme_in(connection, shop_id)
             account = self._lock(connection, shop_id, programme, customer, now)
             applied = self._apply(
                 connection,
@@ -282,7 +283,7 @@ class LoyaltyService:
         now = self.clock.now()
         entry_key = _caller_key("adjust", key)
         with self.engine.begin() as connection:
-            programme = self._programme(connection, shop_id)
+            programme = self.programme_in(connection, shop_id)
             account = self._lock(connection, shop_id, programme, customer, now)
             grant = Grant(
                 points, entry_key, reason, "adjust", now, calendar.expires_at(programme, now)
@@ -308,7 +309,7 @@ class LoyaltyService:
         retry of the same action (same day, review, share, occurrence, year) is a replay."""
         now = self.clock.now()
         with self.engine.begin() as connection:
-            programme = self._programme(connection, shop_id)
+            programme = self.programme_in(connection, shop_id)
             account = self._lock(connection, shop_id, programme, customer, now)
             decision = decide(connection, programme, account, request, account.row.birth_date, now)
             award = decision.award
@@ -351,8 +352,8 @@ class LoyaltyService:
         now = self.clock.now()
         r = t.loyalty_referrals.c
         with self.engine.begin() as connection:
-            referrer_id = self._customer_id(connection, shop_id, referrer)
-            referred_id = self._customer_id(connection, shop_id, referred)
+            referrer_id = self.customer_id(connection, shop_id, referrer)
+            referred_id = self.customer_id(connection, shop_id, referred)
             connection.execute(
                 insert_for(connection, t.loyalty_referrals)
                 .values(
@@ -394,7 +395,7 @@ class LoyaltyService:
         granted = 0
         for referral in waiting:
             with self.engine.begin() as connection:
-                programme = self._programme(connection, shop_id)
+                programme = self.programme_in(connection, shop_id)
                 if self._grant_referral(connection, shop_id, programme, referral, now):
                     granted += 1
         return granted
@@ -473,10 +474,10 @@ class LoyaltyService:
         """The member's points, tier, benefits and what the next tier unlocks."""
         now = self.clock.now()
         with reader(self.engine).connect() as connection:
-            programme = self._programme(connection, shop_id)
+            programme = self.programme_in(connection, shop_id)
             account = lock_customer(connection, shop_id, customer, lock=False)
             if account is None:
-                self._customer_id(connection, shop_id, customer)  # an unknown customer: 404
+                self.customer_id(connection, shop_id, customer)  # an unknown customer: 404
                 raise NotFoundError(
                     f"customer {customer!r} is not a member yet", object="member", id=customer
                 )
@@ -489,7 +490,7 @@ class LoyaltyService:
         check_limit(limit)
         after = decode_cursor(cursor)
         with reader(self.engine).connect() as connection:
-            customer_id = self._customer_id(connection, shop_id, customer)
+            customer_id = self.customer_id(connection, shop_id, customer)
             member_id = connection.execute(
                 select(_members.id).where(
                     _members.shop_id == shop_id, _members.customer_id == customer_id
@@ -546,7 +547,7 @@ class LoyaltyService:
         """The member of the customer (external id), locked; enrolled first if need be."""
         account = lock_customer(connection, shop_id, customer)
         if account is None:
-            customer_id = self._customer_id(connection, shop_id, customer)
+            customer_id = self.customer_id(connection, shop_id, customer)
             ensure_member(connection, shop_id, customer_id, programme.tiers.levels[0].code, now)
             account = lock_member(connection, shop_id, customer_id)
             assert account is not None
@@ -602,7 +603,8 @@ class LoyaltyService:
         assert relocked is not None
         return relocked
 
-    def _customer_id(self, connection: Connection, shop_id: int, customer: str) -> int:
+    def customer_id(self, connection: Connection, shop_id: int, customer: str) -> int:
+        """The row id of the customer (external id); NotFoundError when unknown."""
         return self._customer(connection, shop_id, customer)[0]
 
     def _customer(

@@ -186,7 +186,10 @@ def store(
     if changed:
         connection.execute(_UPDATE_LOT, changed)
     earned = sum(e.points for e in posting.entries if e.kind in _CREDITS and e.points > 0)
-    redeemed = -sum(e.points for e in posting.entries if e.kind is EntryKind.REDEEM)
+    # Spent points given back (a cancelled reservation) are no longer redeemed.
+    redeemed = -sum(e.points for e in posting.entries if e.kind is EntryKind.REDEEM) - sum(
+        e.points for e in posting.entries if e.kind is EntryKind.REVERSE and e.points > 0
+    )
     connection.execute(
         update(t.loyalty_members)
         .where(_members.id == account.id)
