@@ -1,8 +1,10 @@
-"""Random sequences of orders, refunds, cancellations, actions, redemptions, adjustments and
-clock moves through the loyalty service keep every invariant of the ledger (balance = Σ entries,
-Σ lot remaining = max(balance, 0), pending and debt likewise, no lot out of bounds, one grant
-per key) and the tier rules (a tier never below the one its growth reached; spending points
-never changes a tier). On SQLite, and on PostgreSQL when PATRON_TEST_POSTGRES_URL is set."""
+"""Random sequences of orders, refunds, cancellations, actions, redemptions, adjustments,
+points-mall reservations (confirmed, cancelled, expired) and clock moves through the loyalty
+service keep every invariant of the ledger (balance = Σ entries, Σ lot remaining =
+max(balance, 0), pending and debt likewise, no lot out of bounds, one grant per key), the
+mall's stock, and the tier rules (a tier never below the one its growth reached; spending
+points never changes a tier). On SQLite, and on PostgreSQL when PATRON_TEST_POSTGRES_URL is
+set."""
 
 from __future__ import annotations
 
@@ -96,7 +98,20 @@ class LoyaltyMachine(RuleBasedStateMachine):
         for customer in CUSTOMERS:
             self.front.intake.upsert_customer(self.front.ctx, customer, CustomerInput())
         self.shop = self.front.shop.id
+        self.mall = self.patron.mall()
+        self.mall.put_reward(
+            self.shop,
+            {
+                "code": "MUG",
+                "kind": "product",
+                "title": {"en": "Mug", "zh": "马克杯"},
+                "points": 150,
+                "stock": 4,
+                "detail": {"sku": "MUG-01"},
+            },
+        )
         self.orders: list[str] = []
+        self.reservations: list[str] = []
         self.serial = 0
 
     def _next(self, prefix: str) -> str:
@@ -172,6 +187,34 @@ class LoyaltyMachine(RuleBasedStateMachine):
         except ConflictError:
             assert points < 0
 
+    @rule(customer=st.sampled_from(CUSTOMERS), quantity=st.integers(1, 2))
+    def reserve(self, customer: str, quantity: int) -> None:
+        key = self._next("k")
+        before = self._tier(customer)
+        try:
+            self.mall.reserve(self.shop, customer, "MUG", quantity, key, ttl_seconds=86_400)
+        except ConflictError:
+            return  # out of stock, or not enough points
+        self.reservations.append(key)
+        assert self._tier(customer) == before
+
+    @precondition(lambda self: self.reservations)
+    @rule(data=st.data(), keep=st.booleans())
+    def settle_reservation(self, data: st.DataObject, keep: bool) -> None:
+        key = data.draw(st.sampled_from(self.reservations))
+        try:
+            if keep:
+                self.mall.confirm(self.shop, key)
+            else:
+                self.mall.cancel(self.shop, key)
+        except ConflictError:
+            return  # expired, or confirmed already
+        self.reservations.remove(key)
+
+    @rule()
+    def expire_reservations(self) -> None:
+        self.mall.expire_due(self.shop)
+
     @rule(days=st.integers(0, 40))
     def wait(self, days: int) -> None:
         self.patron.clock.advance(days * 86_400 + 3_600)
@@ -204,6 +247,17 @@ class LoyaltyMachine(RuleBasedStateMachine):
                 .having(func.count() > 1)
             ).all()
             assert grants == []
+            # Units reserved or confirmed never exceed the stock there was.
+            r, w = t.loyalty_reservations.c, t.loyalty_rewards.c
+            held = connection.execute(
+                select(func.coalesce(func.sum(r.quantity), 0))
+                .join(t.loyalty_rewards, w.id == r.reward_id)
+                .where(w.shop_id == self.shop, r.state.in_(("reserved", "confirmed")))
+            ).scalar_one()
+            left = connection.execute(
+                select(w.stock).where(w.shop_id == self.shop, w.code == "MUG")
+            ).scalar_one()
+            assert int(held) + left == 4
 
 
 LoyaltyMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=25, deadline=None)
