@@ -15,7 +15,7 @@ from datetime import date, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from patron.clock import Clock
 from patron.db import tables as t
@@ -44,6 +44,9 @@ from patron.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, p
 
 _members = t.loyalty_members.c
 _entries = t.loyalty_entries.c
+_VERSION = select(func.max(t.loyalty_programmes.c.version)).where(
+    t.loyalty_programmes.c.shop_id == bindparam("shop_id")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +115,7 @@ class LoyaltyService:
         """The programme in force. Only its version is read each time: a version never
         changes once stored, so its parsed document is kept per (shop, version)."""
         p = t.loyalty_programmes.c
-        version = connection.execute(
-            select(func.max(p.version)).where(p.shop_id == shop_id)
-        ).scalar_one_or_none()
+        version = connection.execute(_VERSION, {"shop_id": shop_id}).scalar_one_or_none()
         if version is None:
             return None
         cached = self._programmes.get((shop_id, version))

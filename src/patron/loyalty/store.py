@@ -66,6 +66,31 @@ def ensure_member(
     )
 
 
+# Statements built once: the operations of the ledger run them thousands of times a second,
+# and building and keying a statement cost more than SQLAlchemy's execution of it.
+_MEMBER = select(t.loyalty_members, _customers.birth_date).join(
+    t.customers, _customers.id == _members.customer_id
+)
+_BY_ID = _MEMBER.where(
+    _members.shop_id == bindparam("shop_id"), _members.customer_id == bindparam("customer")
+)
+_BY_EXTERNAL_ID = _MEMBER.where(
+    _customers.shop_id == bindparam("shop_id"), _customers.external_id == bindparam("customer")
+)
+_LOCKED = {
+    query: query.with_for_update(of=t.loyalty_members) for query in (_BY_ID, _BY_EXTERNAL_ID)
+}
+_LIVE = or_(_lots.remaining > 0, _lots.pending)
+_LIVE_LOTS = (
+    select(t.loyalty_lots)
+    .where(_lots.member_id == bindparam("member_id"), _LIVE)
+    .order_by(_lots.id)
+)
+_FIND_ENTRY = select(t.loyalty_entries).where(
+    _entries.shop_id == bindparam("shop_id"), _entries.key == bindparam("key")
+)
+
+
 def lock_member(
     connection: Connection,
     shop_id: int,
@@ -76,11 +101,7 @@ def lock_member(
 ) -> Account | None:
     """The member row, locked until the transaction ends (unless ``lock`` is false: a read),
     with their live lots (points left, or still pending) and the lots of ``extra_lots``."""
-    query = select(t.loyalty_members, _customers.birth_date).join(
-        t.customers, _customers.id == _members.customer_id
-    )
-    query = query.where(_members.shop_id == shop_id, _members.customer_id == customer_id)
-    return _account(connection, query, extra_lots, lock)
+    return _account(connection, _BY_ID, shop_id, customer_id, extra_lots, lock)
 
 
 def lock_customer(
@@ -88,24 +109,29 @@ def lock_customer(
 ) -> Account | None:
     """:func:`lock_member` by the customer's external id, in one query; ``None`` when the
     customer is not a member (or does not exist)."""
-    query = select(t.loyalty_members, _customers.birth_date).join(
-        t.customers, _customers.id == _members.customer_id
-    )
-    query = query.where(_customers.shop_id == shop_id, _customers.external_id == external_id)
-    return _account(connection, query, (), lock)
+    return _account(connection, _BY_EXTERNAL_ID, shop_id, external_id, (), lock)
 
 
 def _account(
-    connection: Connection, query: Select[Any], extra_lots: Iterable[int], lock: bool
+    connection: Connection,
+    query: Select[Any],
+    shop_id: int,
+    customer: int | str,
+    extra_lots: Iterable[int],
+    lock: bool,
 ) -> Account | None:
-    if lock:
-        query = query.with_for_update(of=t.loyalty_members)
-    row = connection.execute(query).first()
+    params = {"shop_id": shop_id, "customer": customer}
+    row = connection.execute(_LOCKED[query] if lock else query, params).first()
     if row is None:
         return None
     wanted = list(extra_lots)
-    live = or_(_lots.remaining > 0, _lots.pending)
-    condition = or_(live, _lots.id.in_(wanted)) if wanted else live
+    lots_query = (
+        select(t.loyalty_lots)
+        .where(_lots.member_id == row.id, or_(_LIVE, _lots.id.in_(wanted)))
+        .order_by(_lots.id)
+        if wanted
+        else _LIVE_LOTS
+    )
     lots = tuple(
         Lot(
             lot.id,
@@ -117,9 +143,7 @@ def _account(
             lot.source,
             lot.key,
         )
-        for lot in connection.execute(
-            select(t.loyalty_lots).where(_lots.member_id == row.id, condition).order_by(_lots.id)
-        )
+        for lot in connection.execute(lots_query, {"member_id": row.id})
     )
     points = Member(row.balance, row.pending, row.debt, lots)
     return Account(
@@ -135,9 +159,7 @@ def _account(
 
 
 def find_entry(connection: Connection, shop_id: int, key: str) -> Row[Any] | None:
-    return connection.execute(
-        select(t.loyalty_entries).where(_entries.shop_id == shop_id, _entries.key == key)
-    ).first()
+    return connection.execute(_FIND_ENTRY, {"shop_id": shop_id, "key": key}).first()
 
 
 _UPDATE_LOT = (
@@ -191,22 +213,37 @@ def store(
         e.points for e in posting.entries if e.kind is EntryKind.REVERSE and e.points > 0
     )
     connection.execute(
-        update(t.loyalty_members)
-        .where(_members.id == account.id)
-        .values(
-            balance=after.balance,
-            pending=after.pending,
-            debt=after.debt,
-            negative_allowed=policy is RefundPolicy.NEGATIVE_BALANCE or before.balance < 0,
-            earned_total=_members.earned_total + earned,
-            redeemed_total=_members.redeemed_total + redeemed,
-            updated_at=now,
-        )
+        _UPDATE_MEMBER,
+        {
+            "member_id": account.id,
+            "new_balance": after.balance,
+            "new_pending": after.pending,
+            "new_debt": after.debt,
+            "negative": policy is RefundPolicy.NEGATIVE_BALANCE or before.balance < 0,
+            "earned": earned,
+            "redeemed": redeemed,
+            "now": now,
+        },
     )
     return entry_ids
 
 
 _CREDITS = (EntryKind.EARN, EntryKind.ADJUST)
+_UPDATE_MEMBER = (
+    update(t.loyalty_members)
+    .where(_members.id == bindparam("member_id"))
+    .values(
+        balance=bindparam("new_balance"),
+        pending=bindparam("new_pending"),
+        debt=bindparam("new_debt"),
+        negative_allowed=bindparam("negative"),
+        earned_total=_members.earned_total + bindparam("earned"),
+        redeemed_total=_members.redeemed_total + bindparam("redeemed"),
+        updated_at=bindparam("now"),
+    )
+)
+_INSERT_ENTRY = insert(t.loyalty_entries).returning(_entries.id)
+_INSERT_LOT = insert(t.loyalty_lots).returning(_lots.id)
 
 
 def _insert_entry(
@@ -218,46 +255,36 @@ def _insert_entry(
     details: Mapping[str, Any] | None,
 ) -> int:
     detail = details.get(entry.key) if details else None
-    return int(
-        connection.execute(
-            insert(t.loyalty_entries)
-            .values(
-                shop_id=shop_id,
-                member_id=member_id,
-                kind=str(entry.kind),
-                points=entry.points,
-                pending=entry.pending,
-                debt=entry.debt,
-                written_off=entry.written_off,
-                key=entry.key,
-                reason=entry.reason[:500],
-                source=entry.source[:200],
-                detail=detail,
-                created_at=now,
-            )
-            .returning(_entries.id)
-        ).scalar_one()
-    )
+    row = {
+        "shop_id": shop_id,
+        "member_id": member_id,
+        "kind": str(entry.kind),
+        "points": entry.points,
+        "pending": entry.pending,
+        "debt": entry.debt,
+        "written_off": entry.written_off,
+        "key": entry.key,
+        "reason": entry.reason[:500],
+        "source": entry.source[:200],
+        "detail": detail,
+        "created_at": now,
+    }
+    return int(connection.execute(_INSERT_ENTRY, row).scalar_one())
 
 
 def _insert_lot(
     connection: Connection, shop_id: int, member_id: int, entry_id: int, lot: Lot
 ) -> int:
-    return int(
-        connection.execute(
-            insert(t.loyalty_lots)
-            .values(
-                shop_id=shop_id,
-                member_id=member_id,
-                entry_id=entry_id,
-                amount=lot.amount,
-                remaining=lot.remaining,
-                available_from=lot.available_from,
-                expires_at=lot.expires_at,
-                pending=lot.pending,
-                source=lot.source,
-                key=lot.key,
-            )
-            .returning(_lots.id)
-        ).scalar_one()
-    )
+    row = {
+        "shop_id": shop_id,
+        "member_id": member_id,
+        "entry_id": entry_id,
+        "amount": lot.amount,
+        "remaining": lot.remaining,
+        "available_from": lot.available_from,
+        "expires_at": lot.expires_at,
+        "pending": lot.pending,
+        "source": lot.source,
+        "key": lot.key,
+    }
+    return int(connection.execute(_INSERT_LOT, row).scalar_one())
