@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.api_fixtures import Api
+from loyalty.support import sample_document
 
 ORDER = {
     "customer_id": "C-1",
@@ -31,11 +32,19 @@ EVENTS = {
 def _seed(api: Api) -> dict[str, Any]:
     h = api.headers("acme", "write")
     c = api.client
+    programme = c.put("/v1/loyalty/programme", json=sample_document(), headers=_admin(api))
+    assert programme.status_code == 200
     assert c.put("/v1/customers/C-1", json=CUSTOMER, headers=h).status_code == 201
     assert c.put("/v1/products/SKU-1", json=PRODUCT, headers=h).status_code == 201
+    # Orders credit their points: C-1 and C-2 become members.
     assert c.put("/v1/orders/O-1", json=ORDER, headers=h).status_code == 201
+    assert c.put("/v1/orders/O-2", json={**ORDER, "customer_id": "C-2"}, headers=h).is_success
     assert c.post("/v1/events", json=EVENTS, headers=h).status_code in (200, 201)
     return _snapshot(api)
+
+
+def _admin(api: Api) -> dict[str, str]:
+    return api.headers("acme", "admin")
 
 
 def _snapshot(api: Api) -> dict[str, Any]:
@@ -48,6 +57,9 @@ def _snapshot(api: Api) -> dict[str, Any]:
         "customers": c.get("/v1/customers", headers=h).json(),
         "orders": c.get("/v1/orders", headers=h).json(),
         "products": c.get("/v1/products", headers=h).json(),
+        "programme": c.get("/v1/loyalty/programme", headers=h).json(),
+        "members": [c.get(f"/v1/loyalty/members/{m}", headers=h).json() for m in ("C-1", "C-2")],
+        "ledger": c.get("/v1/loyalty/members/C-2/ledger", headers=h).json(),
     }
 
 
@@ -81,7 +93,36 @@ WALK: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
         {"refund_id": "R-1", "lines": [{"line_no": 1}]},
     ),
     ("POST", "/v1/events"): ("/v1/events", EVENTS),
+    # The intruder's own programme first: the member routes then reach its own shop's rules.
+    ("GET", "/v1/loyalty/programme"): ("/v1/loyalty/programme", None),
+    ("PUT", "/v1/loyalty/programme"): (
+        "/v1/loyalty/programme",
+        sample_document(currency="USD", timezone="UTC"),
+    ),
+    # C-2 is acme's alone (the intruder wrote a C-1 of its own above).
+    ("GET", "/v1/loyalty/members/{customer_id}"): ("/v1/loyalty/members/C-2", None),
+    ("GET", "/v1/loyalty/members/{customer_id}/ledger"): ("/v1/loyalty/members/C-2/ledger", None),
+    ("POST", "/v1/loyalty/members/{customer_id}/actions"): (
+        "/v1/loyalty/members/C-2/actions",
+        {"action": "signin"},
+    ),
+    ("POST", "/v1/loyalty/members/{customer_id}/redeem"): (
+        "/v1/loyalty/members/C-2/redeem",
+        {"points": 1, "key": "r-1"},
+    ),
+    ("POST", "/v1/loyalty/members/{customer_id}/adjust"): (
+        "/v1/loyalty/members/C-2/adjust",
+        {"points": 1_000, "reason": "theft", "key": "a-1"},
+    ),
+    ("POST", "/v1/loyalty/referrals"): (
+        "/v1/loyalty/referrals",
+        {"referrer": "C-1", "referred": "C-2"},
+    ),
+    ("POST", "/v1/loyalty/orders/{order_id}/credit"): ("/v1/loyalty/orders/O-2/credit", None),
 }
+
+
+LISTS = ("/v1/customers", "/v1/products", "/v1/orders")
 
 
 def test_a_foreign_key_never_reaches_another_shop(api: Api) -> None:
@@ -97,7 +138,7 @@ def test_a_foreign_key_never_reaches_another_shop(api: Api) -> None:
         if method == "GET" and "{" in _template:
             assert response.status_code == 404, (method, path)
             assert response.json()["error"]["code"] == "not_found"
-        if method == "GET" and "{" not in _template and path not in ("/v1/shop", "/v1/audit"):
+        if method == "GET" and "{" not in _template and path in LISTS:
             # Lists show only globex's own rows: those its own writes above created.
             for item in response.json()["items"]:
                 assert item.get("name") != "Li Lei"
@@ -113,10 +154,12 @@ def test_the_audit_log_is_per_shop(api: Api) -> None:
     _seed(api)
     entries = api.client.get("/v1/audit", headers=api.headers("acme", "admin")).json()["items"]
     assert [(e["method"], e["route"], e["status_code"]) for e in entries] == [
+        ("PUT", "/v1/loyalty/programme", 200),
         ("PUT", "/v1/customers/C-1", 201),
         ("PUT", "/v1/products/SKU-1", 201),
         ("PUT", "/v1/orders/O-1", 201),
-        ("POST", "/v1/events", entries[3]["status_code"]),
+        ("PUT", "/v1/orders/O-2", 201),
+        ("POST", "/v1/events", entries[5]["status_code"]),
     ]
     assert api.client.get("/v1/audit", headers=api.headers("globex", "admin")).json() == {
         "items": [],

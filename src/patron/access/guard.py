@@ -49,6 +49,9 @@ class Recorded:
     replayed: bool = False
 
 
+Transaction = Connection
+"""The transaction a guarded write runs in, for interfaces that pass it on to a service."""
+
 Action = Callable[[Connection, datetime], Recorded]
 Attempt = Callable[[Connection, datetime], Recorded | None]
 """A write in one statement that also inserts its audit entry (:func:`audit_from`), on a

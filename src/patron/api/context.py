@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -11,15 +13,35 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from patron.access.guard import Recorded, WriteContext, request_hash
+from patron.access.guard import Recorded, Transaction, WriteContext, request_hash, run_guarded
 from patron.access.model import Principal, Scope
 from patron.access.ratelimit import RateLimiter
 from patron.access.service import AccessService
 from patron.core import Patron
 from patron.errors import AuthError, ErrorCode, PermissionDenied, RateLimited
 from patron.intake.service import IntakeService
+from patron.loyalty.service import LoyaltyService
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(slots=True)
+class ProgrammeShops:
+    """Which shops run a loyalty programme. A programme is never removed (each change is a new
+    version), so a shop found with one is remembered for the life of the process; a shop
+    without one is asked again every time, so that a programme set later — by any process —
+    counts from the next request."""
+
+    loyalty: LoyaltyService
+    known: set[int] = field(default_factory=set)
+
+    def has(self, shop_id: int) -> bool:
+        if shop_id in self.known:
+            return True
+        if not self.loyalty.has_programme(shop_id):
+            return False
+        self.known.add(shop_id)
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +49,8 @@ class Services:
     patron: Patron
     access: AccessService
     intake: IntakeService
+    loyalty: LoyaltyService
+    programmes: ProgrammeShops
     limiter: RateLimiter
 
 
@@ -125,6 +149,28 @@ def write_context(
 
 def _canonical(body: BaseModel | None) -> bytes:
     return body.model_dump_json().encode() if body is not None else b""
+
+
+def guarded(
+    request: Request,
+    body: BaseModel | None,
+    key: str | None,
+    write: Callable[[Transaction], Recorded],
+) -> JSONResponse:
+    """The response of a write by a service that takes the caller's transaction (the loyalty
+    service): the write, its Idempotency-Key record and its audit entry commit together."""
+    ctx = write_context(request, body, key)
+    assert ctx is not None
+    s = services(request)
+    retention = timedelta(hours=s.patron.settings.api_idempotency_hours)
+    recorded = run_guarded(
+        s.patron.engine,
+        s.patron.clock,
+        ctx,
+        lambda connection, _now: write(connection),
+        retention=retention,
+    )
+    return respond(recorded)
 
 
 def respond(recorded: Recorded) -> JSONResponse:

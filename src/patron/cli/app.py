@@ -16,6 +16,7 @@ from patron.cli import (
     demo,
     ingest,
     keys,
+    loyalty,
     predict,
     render,
     serve,
@@ -42,6 +43,7 @@ app.add_typer(shops.app, name="shops")
 app.add_typer(keys.app, name="keys")
 app.add_typer(customers.app, name="customers")
 app.add_typer(predict.app, name="predict")
+app.add_typer(loyalty.app, name="loyalty")
 app.command("serve")(serve.serve)
 
 

@@ -10,6 +10,7 @@ import typer
 from patron.cli import render
 from patron.cli.analyze import Language, show_headline
 from patron.cli.clv_report import score_summary, show_score
+from patron.cli.loyalty_tables import show_liability, show_tiers
 from patron.cli.options import Globals
 from patron.cli.predict import show
 from patron.cli.stats import show_shop
@@ -61,7 +62,22 @@ def demo(
         show_score(score_summary(result.predictions), result.stats.currency)
     else:
         render.console.print(f"no predictions: {result.skipped}")
+    done, loyalty = result.backfilled, result.loyalty
+    enrolled = (
+        f"{done.customers:,} enrolled now from their {done.orders:,} orders"
+        if done.customers
+        else "no new buyers to enrol"
+    )
+    render.console.print(
+        f"loyalty programme {loyalty.programme!r} v{loyalty.version}: "
+        f"{loyalty.redemption_rate.members:,} members ({enrolled})",
+        highlight=False,
+    )
+    show_tiers(loyalty, Language.EN)
+    show_liability(loyalty)
     render.console.print(
         f"next: patron --db {url} report segments --shop demo --lang zh"
-        f"  (also: stats, report stages|transitions|cohorts|kpis|clv)"
+        f"  (also: stats, report stages|transitions|cohorts|kpis|clv)\n"
+        f"      patron --db {url} loyalty report --shop demo --as-of {result.last_day}"
+        f"  (also: loyalty programme show, loyalty member CUSTOMER)"
     )

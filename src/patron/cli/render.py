@@ -38,6 +38,10 @@ def as_csv(records: Sequence[dict[str, Any]]) -> None:
     writer.writerows(records)
 
 
+def percent(share: float | None) -> str:
+    return "—" if share is None else f"{100 * share:.1f} %"
+
+
 def money(minor: int, currency: str) -> str:
     return f"{Money(minor, currency).to_decimal():,f} {currency}"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,10 @@ from patron.demo.generator import generate_shop
 from patron.errors import InputError
 from patron.ingest.model import Entity, IngestReport
 from patron.ingest.stats import ShopStats
+from patron.loyalty.backfill import Backfilled
+from patron.loyalty.calendar import day_start
+from patron.loyalty.programme import sample_programme, to_dict
+from patron.loyalty.report import LoyaltyReport
 from patron.predict.calibration import Evaluation
 from patron.predict.service import ScoreRun
 
@@ -37,11 +41,15 @@ class DemoResult:
     database_url: str
     reports: tuple[IngestReport, ...]
     stats: ShopStats
+    last_day: date
+    """The history's last day: analyses, predictions and loyalty figures are as of its end."""
     analysis: AnalysisRun
     holdout: Evaluation | None
     predictions: ScoreRun | None
     skipped: str | None
     """Why there are no holdout check and predictions (a shop too small for the models)."""
+    backfilled: Backfilled
+    loyalty: LoyaltyReport
 
 
 def run_demo(
@@ -80,13 +88,37 @@ def run_demo(
         )
     except InputError as error:  # a shop too small for the models
         skipped = error.message
+    backfilled, report = _loyalty(patron, stats, last_day, say)
     return DemoResult(
         out,
         patron.settings.database_url,
         tuple(reports),
         stats,
+        last_day,
         analysis,
         holdout,
         predictions,
         skipped,
+        backfilled,
+        report,
     )
+
+
+def _loyalty(
+    patron: Patron, stats: ShopStats, last_day: date, say: Callable[[str], None]
+) -> tuple[Backfilled, LoyaltyReport]:
+    """The sample loyalty programme, in the shop's currency and time zone, run over the whole
+    history: every buyer enrolled with the points and tier they would have by the end of
+    ``last_day``, and the programme's figures then."""
+    shop_id = patron.operator_context(DEMO_SHOP, "patron demo").shop_id
+    loyalty = patron.loyalty()
+    document = to_dict(sample_programme()) | {
+        "currency": stats.currency,
+        "timezone": stats.timezone,
+    }
+    programme = loyalty.set_programme(shop_id, document)
+    as_of = day_start(programme, last_day + timedelta(days=1))
+    backfilled = loyalty.backfill(
+        shop_id, as_of, lambda done, total: say(f"loyalty: enrolling buyers {done:,}/{total:,}")
+    )
+    return backfilled, loyalty.report(shop_id, as_of)

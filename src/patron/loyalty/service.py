@@ -9,7 +9,8 @@ caller's key.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
@@ -39,6 +40,7 @@ from patron.loyalty.order_facts import (
 )
 from patron.loyalty.points import Applied, Operation, apply
 from patron.loyalty.programme import Programme, parse_programme, to_dict
+from patron.loyalty.report import LoyaltyReport, loyalty_report
 from patron.loyalty.store import Account, ensure_member, lock_customer, lock_member
 from patron.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, page_of
 
@@ -78,12 +80,28 @@ class LoyaltyService:
         self.clock = clock
         self._programmes: dict[tuple[int, int], Programme] = {}
 
+    @contextmanager
+    def _writing(self, transaction: Connection | None) -> Iterator[Connection]:
+        """The caller's ``transaction`` (the API's, with its idempotency record and audit
+        entry), or one of the write's own."""
+        if transaction is not None:
+            yield transaction
+            return
+        with self.engine.begin() as own:
+            yield own
+
     # --- the programme ------------------------------------------------------------------
 
-    def set_programme(self, shop_id: int, document: Mapping[str, Any]) -> Programme:
+    def has_programme(self, shop_id: int) -> bool:
+        with reader(self.engine).connect() as connection:
+            return connection.execute(_VERSION, {"shop_id": shop_id}).scalar() is not None
+
+    def set_programme(
+        self, shop_id: int, document: Mapping[str, Any], *, transaction: Connection | None = None
+    ) -> Programme:
         """Validate ``document`` and make it the shop's programme: a new version when it
         differs from the one in force (its ``version`` is set to the next number)."""
-        with self.engine.begin() as connection:
+        with self._writing(transaction) as connection:
             shop = shop_by_id(connection, shop_id)
             current = self._stored_programme(connection, shop_id)
             version = current.version + 1 if current is not None else 1
@@ -141,12 +159,14 @@ class LoyaltyService:
 
     # --- orders -------------------------------------------------------------------------
 
-    def credit_order(self, shop_id: int, external_id: str) -> OrderCredit:
+    def credit_order(
+        self, shop_id: int, external_id: str, *, transaction: Connection | None = None
+    ) -> OrderCredit:
         """Bring the ledger in line with the order as stored: its points once paid, the
         points of its refunds taken back, all of them when cancelled; then the member's tier
         (an upgrade is immediate). Safe to call on every change of the order."""
         now = self.clock.now()
-        with self.engine.begin() as connection:
+        with self._writing(transaction) as connection:
             programme = self.programme_in(connection, shop_id)
             order = load_order(connection, shop_id, external_id)
             if order.status not in (*PURCHASE_STATUSES, "cancelled"):
@@ -257,11 +277,20 @@ class LoyaltyService:
 
     # --- points -------------------------------------------------------------------------
 
-    def redeem(self, shop_id: int, customer: str, points: int, key: str, reason: str) -> Result:
+    def redeem(
+        self,
+        shop_id: int,
+        customer: str,
+        points: int,
+        key: str,
+        reason: str,
+        *,
+        transaction: Connection | None = None,
+    ) -> Result:
         """Spend ``points`` (soonest-expiring first); ``key`` makes a retry a replay."""
         now = self.clock.now()
         entry_key = _caller_key("redeem", key)
-        with self.engine.begin() as connection:
+        with self._writing(transaction) as connection:
             programme = self.programme_in(connection, shop_id)
             account = self._lock(connection, shop_id, programme, customer, now)
             applied = self._apply(
@@ -278,12 +307,20 @@ class LoyaltyService:
             return self._result(connection, programme, applied, now)
 
     def adjust(
-        self, shop_id: int, customer: str, points: int, reason: str, key: str, operator: str
+        self,
+        shop_id: int,
+        customer: str,
+        points: int,
+        reason: str,
+        key: str,
+        operator: str,
+        *,
+        transaction: Connection | None = None,
     ) -> Result:
         """A manual correction with a reason; the operator is recorded on the entry."""
         now = self.clock.now()
         entry_key = _caller_key("adjust", key)
-        with self.engine.begin() as connection:
+        with self._writing(transaction) as connection:
             programme = self.programme_in(connection, shop_id)
             account = self._lock(connection, shop_id, programme, customer, now)
             grant = Grant(
@@ -305,11 +342,18 @@ class LoyaltyService:
 
     # --- actions and referrals ----------------------------------------------------------
 
-    def earn_action(self, shop_id: int, customer: str, request: ActionInput) -> Result:
+    def earn_action(
+        self,
+        shop_id: int,
+        customer: str,
+        request: ActionInput,
+        *,
+        transaction: Connection | None = None,
+    ) -> Result:
         """Points for a sign-in, review, share, task or birthday, within the rule's caps; a
         retry of the same action (same day, review, share, occurrence, year) is a replay."""
         now = self.clock.now()
-        with self.engine.begin() as connection:
+        with self._writing(transaction) as connection:
             programme = self.programme_in(connection, shop_id)
             account = self._lock(connection, shop_id, programme, customer, now)
             decision = decide(connection, programme, account, request, account.row.birth_date, now)
@@ -345,14 +389,16 @@ class LoyaltyService:
             result = self._result(connection, programme, applied, now)
             return Result(result.entry, result.member, result.replayed, summary)
 
-    def refer(self, shop_id: int, referrer: str, referred: str) -> dict[str, Any]:
+    def refer(
+        self, shop_id: int, referrer: str, referred: str, *, transaction: Connection | None = None
+    ) -> dict[str, Any]:
         """Record that ``referrer`` brought ``referred``. A customer is referred once: the
         same referral again is answered as before, another referrer is refused."""
         if referrer == referred:
             raise InputError("a customer cannot refer themselves", field="referred")
         now = self.clock.now()
         r = t.loyalty_referrals.c
-        with self.engine.begin() as connection:
+        with self._writing(transaction) as connection:
             referrer_id = self.customer_id(connection, shop_id, referrer)
             referred_id = self.customer_id(connection, shop_id, referred)
             connection.execute(
@@ -468,6 +514,11 @@ class LoyaltyService:
         yet, with the points and tier their history earns under the programme."""
         programme = self.programme(shop_id)
         return backfill(self.engine, shop_id, programme, as_of or self.clock.now(), progress)
+
+    def report(self, shop_id: int, as_of: datetime | None = None) -> LoyaltyReport:
+        """Members by tier, the points outstanding, points by month, the redemption rate."""
+        at = as_of or self.clock.now()
+        return loyalty_report(self.engine, shop_id, self.programme(shop_id), at)
 
     # --- members ------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from patron.access.guard import Recorded, WriteContext
 from patron.api.context import IdempotencyKey, Reader, Writer, respond, services, write_context
 from patron.api.schemas import CURRENCY, ERRORS, Cursor, Limit, UpdatedSince, written
 from patron.ingest.model import OrderStatus
@@ -160,7 +161,8 @@ def put_order(
     data = OrderInput(**fields, lines=[OrderLineInput(**line.model_dump()) for line in body.lines])
     ctx = write_context(request, body, key)
     assert ctx is not None
-    return respond(services(request).intake.upsert_order(ctx, external_id, data))
+    recorded = services(request).intake.upsert_order(ctx, external_id, data)
+    return _credited(request, ctx, external_id, recorded)
 
 
 @router.post(
@@ -181,7 +183,8 @@ def post_status(
     ctx = write_context(request, body, key)
     assert ctx is not None
     change = StatusChange(body.status, body.at)
-    return respond(services(request).intake.change_order_status(ctx, external_id, change))
+    recorded = services(request).intake.change_order_status(ctx, external_id, change)
+    return _credited(request, ctx, external_id, recorded)
 
 
 @router.post(
@@ -206,7 +209,20 @@ def post_refund(
         refunded_at=body.refunded_at,
         reason=body.reason,
     )
-    return respond(services(request).intake.refund_order(ctx, external_id, refund))
+    recorded = services(request).intake.refund_order(ctx, external_id, refund)
+    return _credited(request, ctx, external_id, recorded)
+
+
+def _credited(
+    request: Request, ctx: WriteContext, external_id: str, recorded: Recorded
+) -> JSONResponse:
+    """The answer of an accepted order write, once the order's loyalty points are in line with
+    it when the shop runs a programme (a pending order earns nothing). Replays credit too: a
+    retry then completes a credit that failed after the order was stored."""
+    s = services(request)
+    if recorded.body.get("status") != "pending" and s.programmes.has(ctx.shop_id):
+        s.loyalty.credit_order(ctx.shop_id, external_id)
+    return respond(recorded)
 
 
 @router.get("/orders/{external_id}", summary="One order with lines and refunds")
