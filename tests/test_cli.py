@@ -190,3 +190,10 @@ def test_predict_scores_and_report_clv(
     # An earlier moment than the stored predictions is refused.
     assert main([*args[:5], "--as-of", "2026-06-01"]) == 1
     assert "scored as of 2026-07-01" in capsys.readouterr().err
+
+
+def test_a_usage_error_is_a_message_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stats", "--bogus"]) == 2
+    said = capsys.readouterr().err
+    assert "No such option: --bogus" in said
+    assert "Traceback" not in said

@@ -85,13 +85,17 @@ def main(argv: list[str] | None = None) -> int:
             soft_wrap=True,
         )
         return EXIT_CODES.get(error.code, 1)
-    except click.exceptions.Exit as done:
+    except (click.exceptions.Exit, typer.Exit) as done:
         return int(done.exit_code)
-    except click.ClickException as error:
-        error.show()
-        return error.exit_code
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         return 130
+    except (click.ClickException, typer.TyperException) as error:
+        # Typer 0.29 raises the usage errors of the Click it bundles: a TyperException.
+        show = getattr(error, "show", None)
+        if show is None:
+            raise
+        show()
+        return int(getattr(error, "exit_code", 2))
     return 0
 
 
