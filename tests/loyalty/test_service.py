@@ -158,3 +158,10 @@ def test_the_programme_is_versioned_and_validated(front: Shopfront) -> None:
     with pytest.raises(ConfigError, match="pending_days"):
         front.loyalty.set_programme(front.shop.id, sample_document(pending_days=-1))
     assert front.loyalty.programme(front.shop.id).version == 2
+
+
+def test_an_order_cancelled_before_payment_enrols_nobody(front: Shopfront) -> None:
+    front.order("O-1", "C-1", BASKET, at=PAID, status="pending")
+    front.cancel("O-1", PAID)
+    credit = front.loyalty.credit_order(front.shop.id, "O-1")
+    assert (credit.earned, credit.reversed, credit.member) == (0, 0, None)

@@ -174,7 +174,7 @@ class LoyaltyService:
             earned = self._earn_order(connection, shop_id, programme, order, now)
             taken = self._take_back(connection, shop_id, programme, order, now)
             account = self._retier(connection, shop_id, programme, order.customer_id, now)
-            member = self._member_json(connection, programme, account, now)
+            member = self._member_json(connection, programme, account, now) if account else None
         return OrderCredit(external_id, order.status, earned, taken, member)
 
     def _earn_order(
@@ -186,12 +186,12 @@ class LoyaltyService:
         now: datetime,
     ) -> int:
         key = f"order:{order.id}"
+        if order.status == "cancelled" and not self._has(connection, shop_id, key):
+            return 0  # cancelled before it earned: nothing to do, nobody to enrol
         base = programme.tiers.levels[0].code
         ensure_member(connection, shop_id, order.customer_id, base, now)
         account = lock_member(connection, shop_id, order.customer_id)
         assert account is not None
-        if order.status == "cancelled" and not self._has(connection, shop_id, key):
-            return 0
         year = calendar.local_date(programme, order.paid_at).year
         points = earn.order_points(
             programme,
@@ -618,10 +618,12 @@ class LoyaltyService:
         programme: Programme,
         customer_id: int,
         now: datetime,
-    ) -> Account:
-        """Growth value as of ``now``; an upgrade (or the end of a scheduled downgrade) at once."""
+    ) -> Account | None:
+        """Growth value as of ``now``; an upgrade (or the end of a scheduled downgrade) at once.
+        ``None``: the customer is not a member."""
         account = lock_member(connection, shop_id, customer_id)
-        assert account is not None
+        if account is None:
+            return None
         facts = qualifying_facts(
             connection, shop_id, customer_id, calendar.tier_window_start(programme, now), now
         )
