@@ -169,3 +169,24 @@ def test_backfill_members_writes_and_report(
         ("CLI", "patron loyalty adjust c3 -50", "member:c3", None),
         ("CLI", "patron loyalty adjust c3 -50", "member:c3", None),
     ]
+
+
+def test_run_daily_twice_does_nothing_twice(
+    shop: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["loyalty", "programme", "sample"])
+    sample = tmp_path / "programme.toml"
+    sample.write_text(capsys.readouterr().out, encoding="utf-8")
+    assert main([*shop, "programme", "set", str(sample)]) == 0
+    assert main([*shop, "backfill", "--as-of", "2026-11-01"]) == 0
+    capsys.readouterr()
+    assert main([*shop, "run-daily", "--date", "2026-11-23", "--format", "json"]) == 0
+    first = _json(capsys)
+    assert (first["day"], first["at"], first["members"]) == (
+        "2026-11-23",
+        "2026-11-22T16:00:00+00:00",
+        2,
+    )
+    assert main([*shop, "run-daily", "--date", "2026-11-23", "--format", "json"]) == 0
+    again = _json(capsys)
+    assert again["lots activated"] == again["lots expired"] == again["events: tier_changed"] == 0

@@ -350,6 +350,63 @@ def _said(message: str, done: Result) -> None:
     )
 
 
+# --- the daily run ------------------------------------------------------------------------
+
+
+@app.command("run-daily")
+def run_daily(
+    date_: Annotated[
+        str | None,
+        typer.Option("--date", help="Local day of the programme to run for (default: today)."),
+    ] = None,
+    db: DbOption = None,
+    shop: ShopOption = None,
+    format: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """The programme's daily run: release lapsed points-mall reservations, then activate
+    pending points, recompute tiers, expire lots and emit the day's events (points expiring,
+    will-downgrade, tier changed, birthday); then grant the referrals that came due. Safe to
+    run again for the same day: nothing is done twice."""
+    day = parse_day(date_)
+    with build(db) as patron:
+        ctx = _context(patron, shop, "patron loyalty run-daily")
+        released = patron.mall().expire_due(ctx.shop_id)
+        with Progress(
+            TextColumn("[bold]daily run"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=render.errors,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("members", total=None)
+            done = patron.loyalty().run_daily(
+                ctx.shop_id, day, lambda n, total: bar.update(task, completed=n, total=total)
+            )
+        _audited(patron, ctx, f"daily:{done.day.isoformat()}", lambda _tx: done)
+    rows = [
+        ("reservations released", released),
+        ("members", done.members),
+        ("lots activated", done.activated_lots),
+        ("points activated", done.activated_points),
+        ("lots expired", done.expired_lots),
+        ("points expired", done.expired_points),
+        ("upgraded", done.upgraded),
+        ("downgraded", done.downgraded),
+        ("downgrades scheduled", done.scheduled),
+        ("downgrades cancelled", done.recovered),
+        *((f"events: {kind}", n) for kind, n in sorted(done.events.items())),
+    ]
+    if format is OutputFormat.JSON:
+        render.as_json({"day": done.day.isoformat(), "at": done.at.isoformat(), **dict(rows)})
+        return
+    render.records(
+        f"daily run for {done.day.isoformat()} (as of {done.at:%Y-%m-%d %H:%M} UTC)",
+        [{"step": label, "count": n} for label, n in rows],
+        format.value,
+    )
+
+
 # --- history and report -------------------------------------------------------------------
 
 

@@ -26,6 +26,8 @@ from patron.intake.sql import insert_for, not_found, shop_by_id
 from patron.loyalty import calendar, earn, ledger, tiers
 from patron.loyalty.actions import ActionInput, decide, earned_in_year, grant_of
 from patron.loyalty.backfill import Backfilled, Progress, backfill
+from patron.loyalty.daily import DailyRun, run_daily
+from patron.loyalty.daily import Progress as DailyProgress
 from patron.loyalty.ledger import Grant
 from patron.loyalty.order_facts import (
     PURCHASE_STATUSES,
@@ -504,6 +506,19 @@ class LoyaltyService:
             .values(granted_at=now)
         )
         return True
+
+    # --- the daily run ------------------------------------------------------------------
+
+    def run_daily(
+        self, shop_id: int, day: date | None = None, progress: DailyProgress | None = None
+    ) -> DailyRun:
+        """The programme's daily run for local ``day`` (default: today): activations, tiers,
+        expiries and the events of :mod:`patron.loyalty.daily`; then the referrals that came
+        due. Safe to run again for the same day."""
+        programme = self.programme(shop_id)
+        done = run_daily(self.engine, self.clock, shop_id, programme, day, progress=progress)
+        self.grant_referrals(shop_id)
+        return done
 
     # --- history ------------------------------------------------------------------------
 
