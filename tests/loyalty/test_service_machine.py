@@ -1,6 +1,6 @@
 """Random sequences of orders, refunds, cancellations, actions, redemptions, adjustments,
-points-mall reservations (confirmed, cancelled, expired) and clock moves through the loyalty
-service keep every invariant of the ledger (balance = Σ entries, Σ lot remaining =
+points-mall reservations (confirmed, cancelled, expired), daily runs and clock moves through
+the loyalty service keep every invariant of the ledger (balance = Σ entries, Σ lot remaining =
 max(balance, 0), pending and debt likewise, no lot out of bounds, one grant per key), the
 mall's stock, and the tier rules (a tier never below the one its growth reached; spending
 points never changes a tier). On SQLite, and on PostgreSQL when PATRON_TEST_POSTGRES_URL is
@@ -30,6 +30,7 @@ from patron.db.engine import make_engine
 from patron.errors import ConflictError, InputError
 from patron.intake.model import CustomerInput
 from patron.loyalty.actions import ActionInput
+from patron.loyalty.calendar import local_date
 from patron.loyalty.earn import Action
 from patron.loyalty.tiers import tier_for
 from patron.settings import Settings
@@ -210,6 +211,12 @@ class LoyaltyMachine(RuleBasedStateMachine):
         except ConflictError:
             return  # expired, or confirmed already
         self.reservations.remove(key)
+
+    @rule()
+    def daily_run(self) -> None:
+        programme = self.front.loyalty.programme(self.shop)
+        today = local_date(programme, self.patron.clock.now())
+        self.front.loyalty.run_daily(self.shop, today)
 
     @rule()
     def expire_reservations(self) -> None:
