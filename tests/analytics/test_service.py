@@ -160,3 +160,67 @@ def test_clusters_of_the_latest_analysis(patron: Patron, shop: str) -> None:
     assert found.k == 2 and sorted(found.silhouettes) == [2]
     assert int(found.profiles["size"].sum()) == 4  # the four buyers; D never bought
     assert sorted(found.labels.index) == sorted(found.labels.index.unique())
+
+
+def _stored(patron: Patron) -> tuple[dict[str, tuple[Any, ...]], dict[str, Any]]:
+    """The stored profiles (without tags and intent) and the latest run's KPIs."""
+    profiles = {
+        k: (v["orders"], v["net_minor"], v["stage"], v["segment"], v["rfm_cell"])
+        for k, v in _profiles(patron).items()
+    }
+    runs = t.analysis_runs.c
+    with patron.engine.connect() as connection:
+        kpis = connection.execute(
+            select(runs.kpis).order_by(runs.as_of.desc()).limit(1)
+        ).scalar_one()
+    return profiles, kpis
+
+
+def test_refresh_keeps_a_state_then_refreshes_from_it(patron: Patron, shop: str) -> None:
+    service = patron.analytics()
+    first = service.refresh(shop, date(2026, 6, 30))
+    assert (first.refreshed_from, first.full_because) == (None, "no state kept yet")
+    assert first.analysis.tags_as_of == datetime(2026, 7, 1, tzinfo=UTC)
+    state = patron.settings.analytics_dir / "shop-1" / "state"
+    assert (state / "state.json").exists()
+    ctx: WriteContext = patron.operator_context(shop, "test")
+    intake = patron.intake_service()
+    intake.upsert_order(ctx, "O9", _order("D", date(2026, 7, 2), 4000))
+    intake.upsert_order(ctx, "O10", _order("C", date(2026, 7, 3), 2500))
+    second = service.refresh(shop, date(2026, 7, 3))
+    assert (second.refreshed_from, second.full_because) == (datetime(2026, 7, 1, tzinfo=UTC), None)
+    # Tags and intent carried over from the full analysis of the first refresh.
+    assert second.analysis.tags_as_of == datetime(2026, 7, 1, tzinfo=UTC)
+    refreshed = _stored(patron)
+    assert refreshed[0]["D"][:3] == (1, 4000, "new") and refreshed[0]["C"][2] == "active"
+    with patron.engine.connect() as connection:
+        settings = connection.execute(
+            select(t.analysis_runs.c.settings).order_by(t.analysis_runs.c.as_of.desc()).limit(1)
+        ).scalar_one()
+    assert settings["tags_as_of"] == "2026-07-01T00:00:00+00:00"
+    # What a full analysis of the same moment stores (it replaces the refreshed one).
+    full = service.analyze(shop, date(2026, 7, 3))
+    assert _stored(patron) == refreshed
+    assert full.written.stage_changes == second.written.stage_changes
+
+
+def test_refresh_falls_back_on_a_late_order_and_refuses_an_earlier_moment(
+    patron: Patron, shop: str
+) -> None:
+    service = patron.analytics()
+    service.refresh(shop, date(2026, 6, 30))
+    # An order placed before the kept state's moment, arrived since.
+    ctx: WriteContext = patron.operator_context(shop, "test")
+    patron.intake_service().upsert_order(ctx, "O9", _order("D", date(2026, 6, 29), 4000))
+    late = service.refresh(shop, date(2026, 7, 2))
+    assert late.refreshed_from is None and late.full_because is not None
+    assert late.full_because.startswith(
+        "the facts before 2026-07-01T00:00:00+00:00 changed since the state was kept"
+    )
+    assert "purchases: 7 kept, 8 now" in late.full_because
+    assert _stored(patron)[0]["D"][:2] == (1, 4000)
+    # The full analysis kept a new state: the next refresh starts from it.
+    again = service.refresh(shop, date(2026, 7, 3))
+    assert again.refreshed_from == datetime(2026, 7, 3, tzinfo=UTC)  # the end of Jul 2
+    with pytest.raises(ConflictError, match="a refresh moves forwards"):
+        service.refresh(shop, date(2026, 7, 1))

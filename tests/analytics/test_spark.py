@@ -1,6 +1,7 @@
 """The same analysis on DuckDB and on Spark (local, through Ibis): identical outputs, column by
 column — summary, RFM and segments, stage thresholds, stages and transitions, cohorts, KPIs,
-preference tags and intent — on the hand-built shop and on a random shop of 600 customers.
+preference tags and intent — on the hand-built shop and on a random shop of 600 customers; and
+an incremental refresh on Spark equal to a full analysis there.
 
 Slow (a JVM starts, each query is a Spark job); skipped when pyspark or a Java runtime is
 missing, so that a machine without them still passes.
@@ -21,9 +22,13 @@ from ibis import BaseBackend
 
 from analytics.shop import AS_OF, write_shop
 from analytics.test_kpis import random_rows
+from analytics.test_refresh import LATER, WINDOW, assert_same, rows_with
 from patron.analytics import cohorts
+from patron.analytics.analysis import compute
+from patron.analytics.delta import window
 from patron.analytics.facts import Facts, connect_duckdb, read_facts
 from patron.analytics.kpis import kpis
+from patron.analytics.refresh import build, refresh
 from patron.analytics.rfm import grid_segments, rfm, score_segments
 from patron.analytics.service import Schemes
 from patron.analytics.stages import assign, thresholds, transitions
@@ -121,3 +126,10 @@ def test_duckdb_and_spark_give_identical_results(
     finally:
         duck.disconnect()
     _same(expected, _outputs(read_facts(spark, folder), as_of))
+
+
+def test_a_refresh_on_spark_gives_the_full_analysis(spark: BaseBackend, tmp_path: Path) -> None:
+    folder = write_shop(tmp_path / "facts", rows_with(WINDOW))
+    facts = read_facts(spark, folder)
+    done = refresh(build(facts, AS_OF), window(facts, AS_OF, LATER), Schemes.shipped())
+    assert_same(compute(facts, LATER, Schemes.shipped()), done.analysis)

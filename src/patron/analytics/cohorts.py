@@ -62,28 +62,34 @@ def first_purchases(facts: Facts, as_of: datetime) -> Table:
     )
 
 
-def _grid(firsts: Table, as_of: datetime) -> Table:
-    """Every observed (cohort, k): cohort ('YYYY-MM'), cohort_month, cohort_size, k."""
+def _cohort_sizes(facts: Facts, as_of: datetime) -> Table:
+    """cohort_month and cohort_size (its buyers) of every cohort."""
+    return first_purchases(facts, as_of).group_by("cohort_month").aggregate(cohort_size=_.count())
+
+
+def _grid(sizes: Table, as_of: datetime) -> Table:
+    """Every observed (cohort, k) of the cohorts of ``sizes`` (cohort_month, cohort_size):
+    cohort ('YYYY-MM'), cohort_month, cohort_size, k."""
     last = as_of.astimezone(UTC) - timedelta(microseconds=1)
     last_month = last.year * 12 + last.month - 1
-    sizes = firsts.group_by("cohort_month").aggregate(cohort_size=_.count())
     return sizes.mutate(
         cohort=month_label(sizes.cohort_month),
         k=ibis.range(0, last_month - sizes.cohort_month + 1, 1).unnest(),
     )
 
 
-def retention(facts: Facts, as_of: datetime) -> Table:
-    """Per cohort and k: cohort_size, customers (of the cohort who bought in month k) and
-    share (customers / cohort_size; 1.0 at k = 0). Columns: cohort, k, cohort_size, customers,
-    share; ordered by cohort, k."""
-    p = facts.purchases(as_of)
+def monthly_buyers(purchases: Table) -> Table:
+    """cohort_month, k and customers: how many customers of the cohort bought in its month k,
+    from ranked purchases (:meth:`Facts.purchases`). The counts of two sets of purchases add up
+    when the second follows the first, customer by customer (its ``previous_at`` reaching into
+    the first): an incremental refresh adds those of each new window to the ones it keeps."""
+    p = purchases
     # A customer's first purchase in a month is the one whose previous purchase is in an
     # earlier month (or that has none): counting those counts the customers of each month
     # without a distinct over (customer, month).
     month = month_index(p.placed_at)
     opening = p.filter(p.previous_at.isnull() | (month_index(p.previous_at) != month))
-    active = (
+    return (
         opening.select(
             cohort_month=month_index(opening.first_at),
             k=month_index(opening.placed_at) - month_index(opening.first_at),
@@ -91,8 +97,20 @@ def retention(facts: Facts, as_of: datetime) -> Table:
         .group_by("cohort_month", "k")
         .aggregate(customers=_.count())
     )
-    grid = _grid(first_purchases(facts, as_of), as_of)
-    cells = grid.left_join(active, ["cohort_month", "k"])
+
+
+def retention(facts: Facts, as_of: datetime) -> Table:
+    """Per cohort and k: cohort_size, customers (of the cohort who bought in month k) and
+    share (customers / cohort_size; 1.0 at k = 0). Columns: cohort, k, cohort_size, customers,
+    share; ordered by cohort, k."""
+    return retention_from(monthly_buyers(facts.purchases(as_of)), as_of)
+
+
+def retention_from(active: Table, as_of: datetime) -> Table:
+    """:func:`retention` from the :func:`monthly_buyers` of the purchases before ``as_of``."""
+    # Every buyer opens month 0 of their cohort, once.
+    sizes = active.filter(active.k == 0).select("cohort_month", cohort_size=active.customers)
+    cells = _grid(sizes, as_of).left_join(active, ["cohort_month", "k"])
     customers = cells.customers.fill_null(0)
     return cells.select(
         cohort=cells.cohort,
@@ -118,7 +136,7 @@ def revenue(facts: Facts, as_of: datetime) -> Table:
         .group_by("cohort_month", "k")
         .aggregate(orders=_.count(), net_minor=_.net_minor.sum())
     )
-    grid = _grid(first_purchases(facts, as_of), as_of)
+    grid = _grid(_cohort_sizes(facts, as_of), as_of)
     cells = grid.left_join(monthly, ["cohort_month", "k"])
     net_minor = cells.net_minor.fill_null(0)
     cumulative = net_minor.sum().over(

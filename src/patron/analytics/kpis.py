@@ -31,6 +31,11 @@ FREQUENCY_DAYS = 365
 CART_DAYS = 30
 CART_HOURS = 24
 VISIT_DAYS = 30
+PURCHASE_WINDOW_DAYS = max(FREQUENCY_DAYS, 2 * PERIOD_DAYS, CART_DAYS)
+"""How far back from ``as_of`` the KPIs read purchases, the repurchase windows and the
+gateway (which read each buyer's first two purchases) apart."""
+EVENT_WINDOW_DAYS = max(CART_DAYS, VISIT_DAYS)
+"""How far back from ``as_of`` the KPIs read events."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +140,18 @@ class Kpis:
         return data
 
 
-def kpis(facts: Facts, as_of: datetime, summary: Table | None = None) -> Kpis:
-    """The KPIs of :class:`Kpis`; ``summary`` is :func:`customer_summary` at the same
-    ``as_of`` when the caller already has it."""
+def kpis(
+    facts: Facts,
+    as_of: datetime,
+    summary: Table | None = None,
+    firsts: Table | None = None,
+    gateway_rows: Table | None = None,
+) -> Kpis:
+    """The KPIs of :class:`Kpis`. When the caller already has them at the same ``as_of``:
+    ``summary`` is :func:`customer_summary`, ``firsts`` :func:`second_purchases` and
+    ``gateway_rows`` :func:`gateway`. Given all three, the facts need to hold only the
+    purchases of the last :data:`PURCHASE_WINDOW_DAYS` days and the events of the last
+    :data:`EVENT_WINDOW_DAYS`, as an incremental refresh keeps them."""
     s = customer_summary(facts, as_of) if summary is None else summary
     totals = _row(
         s.aggregate(
@@ -162,7 +176,7 @@ def kpis(facts: Facts, as_of: datetime, summary: Table | None = None) -> Kpis:
         buyers=buyers,
         repeat_buyers=totals["repeat_buyers"],
         repurchase_rate=_ratio(totals["repeat_buyers"], buyers),
-        repurchase=_repurchase(facts, as_of),
+        repurchase=_repurchase(second_purchases(facts, as_of) if firsts is None else firsts, as_of),
         purchases=purchases,
         gross_revenue_minor=gross,
         refunded_minor=refunded,
@@ -174,12 +188,12 @@ def kpis(facts: Facts, as_of: datetime, summary: Table | None = None) -> Kpis:
         churn_base=churn["base"],
         churned=churn["churned"],
         churn_rate=_ratio(churn["churned"], churn["base"]),
-        purchase_frequency=_purchase_frequency(facts, as_of),
+        purchase_frequency=_purchase_frequency(facts, as_of, s),
         new=new,
         returning=returning,
         cart_abandonment_rate=_cart_abandonment(facts, as_of),
         visits_per_active_customer=_visits(facts, as_of),
-        gateway=_gateway(facts, as_of),
+        gateway=_gateway(gateway(facts, as_of) if gateway_rows is None else gateway_rows),
     )
 
 
@@ -208,8 +222,7 @@ def _repurchased_within(buyers: Table, as_of: datetime, days: int) -> dict[str, 
     }
 
 
-def _repurchase(facts: Facts, as_of: datetime) -> tuple[Repurchase, ...]:
-    buyers = second_purchases(facts, as_of)
+def _repurchase(buyers: Table, as_of: datetime) -> tuple[Repurchase, ...]:
     metrics: dict[str, IntegerValue] = {}
     for days in REPURCHASE_DAYS:
         metrics |= _repurchased_within(buyers, as_of, days)
@@ -255,11 +268,14 @@ def _churn(facts: Facts, as_of: datetime) -> dict[str, int]:
     return {"base": row["base"], "churned": row["churned"]}
 
 
-def _purchase_frequency(facts: Facts, as_of: datetime) -> float | None:
+def _purchase_frequency(facts: Facts, as_of: datetime, summary: Table) -> float | None:
+    start = stamp(as_of - timedelta(days=FREQUENCY_DAYS))
     p = facts.purchases(as_of)
-    window = p.filter(p.placed_at >= stamp(as_of - timedelta(days=FREQUENCY_DAYS)))
-    row = _row(window.aggregate(purchases=_.count(), customers=_.customer_id.nunique()))
-    return _ratio(row["purchases"], row["customers"])
+    purchases = _row(p.filter(p.placed_at >= start).aggregate(n=_.count()))["n"]
+    # Those who purchased in the window are those whose last purchase is in it: counted on
+    # the summary rather than made distinct among the window's purchases.
+    customers = _row(summary.aggregate(n=_count_if(summary.last_order_at >= start)))["n"]
+    return _ratio(purchases, customers)
 
 
 def _new_and_returning(facts: Facts, as_of: datetime, summary: Table) -> tuple[Group, Group]:
@@ -331,34 +347,56 @@ def _visits(facts: Facts, as_of: datetime) -> float | None:
 def gateway(facts: Facts, as_of: datetime, days: int = PERIOD_DAYS) -> Table:
     """The category gateway table (see :class:`Gateway`): category, customers, eligible,
     repurchased; ordered by category."""
+    keyed = category_keys(facts.products)
     p = facts.purchases(as_of)
-    # The category of each product once, not of each line, keyed by the smallest product id
-    # in it: the first orders' lines then carry two integers to make distinct, not a string.
-    named = facts.products.select(product_id=_.id, category=top_category(_.category_path))
-    keyed = named.mutate(key=named.product_id.min().over(group_by=named.category))
-    names = keyed.select("key", "category").distinct()
-    firsts = p.filter(p.n == 0).select(order_id=p.id)
-    lines = facts.order_lines.join(firsts, "order_id")
+    firsts = first_order_keys(p.filter(p.n == 0), facts.order_lines, keyed)
+    return named_gateway(gateway_by_key(second_purchases(facts, as_of), firsts, as_of, days), keyed)
+
+
+def category_keys(products: Table) -> Table:
+    """product_id, category (top level) and key of every product: the category of each product
+    once, not of each line, keyed by the smallest product id in it, so that the first orders'
+    lines carry two integers to make distinct, not a string."""
+    named = products.select(product_id=_.id, category=top_category(_.category_path))
+    return named.mutate(key=named.product_id.min().over(group_by=named.category))
+
+
+def first_order_keys(firsts: Table, order_lines: Table, keyed: Table) -> Table:
+    """order_id and key (:func:`category_keys`, null for an unknown product) of every category
+    in the orders of ``firsts`` (customers' first purchases, with their id)."""
+    lines = order_lines.join(firsts.select(order_id=firsts.id), "order_id")
     first_lines = lines.left_join(keyed.select("product_id", "key"), "product_id")
-    ordered = first_lines.select("order_id", "key").distinct()
+    return first_lines.select("order_id", "key").distinct()
+
+
+GATEWAY_COUNTS = ("customers", "eligible", "repurchased")
+"""The counts of :func:`gateway_by_key`, which add up from one set of buyers to another."""
+
+
+def gateway_by_key(buyers: Table, firsts: Table, as_of: datetime, days: int = PERIOD_DAYS) -> Table:
+    """key, customers, eligible and repurchased of :func:`gateway` per category key, from
+    :func:`second_purchases` (``buyers``) and the :func:`first_order_keys` of their first
+    orders."""
     # The customers' dates joined after, to one row per (first order, category).
-    buyers = second_purchases(facts, as_of)
-    joined = buyers.join(ordered, buyers.first_order_id == ordered.order_id)
+    joined = buyers.join(firsts, buyers.first_order_id == firsts.order_id)
     metrics = _repurchased_within(joined, as_of, days)
-    counted = joined.group_by("key").aggregate(
+    return joined.group_by("key").aggregate(
         customers=_.count(),
         eligible=metrics[f"eligible_{days}"],
         repurchased=metrics[f"repurchased_{days}"],
     )
-    named_counts = counted.left_join(names, "key")
-    return named_counts.select("category", "customers", "eligible", "repurchased").order_by(
-        "category"
-    )
 
 
-def _gateway(facts: Facts, as_of: datetime) -> tuple[Gateway, ...]:
-    """The gateway rows, no category last (backends disagree on where nulls sort)."""
-    rows = gateway(facts, as_of).to_pyarrow().to_pylist()
+def named_gateway(by_key: Table, keyed: Table) -> Table:
+    """:func:`gateway` from its counts per key and the :func:`category_keys`."""
+    named = by_key.left_join(keyed.select("key", "category").distinct(), "key")
+    return named.select("category", "customers", "eligible", "repurchased").order_by("category")
+
+
+def _gateway(table: Table) -> tuple[Gateway, ...]:
+    """The rows of a :func:`gateway` table, no category last (backends disagree on where nulls
+    sort)."""
+    rows = table.to_pyarrow().to_pylist()
     rows.sort(key=lambda row: (row["category"] is None, row["category"] or ""))
     return tuple(
         Gateway(

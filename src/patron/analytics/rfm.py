@@ -8,14 +8,16 @@ the R and F scores; both come from configuration (:mod:`patron.analytics.schemes
 
 Everything here stays portable Ibis (DuckDB locally, PySpark on a cluster): integer arithmetic
 with explicit casts, no raw SQL and no float literals. The quantile scores and the grid split are
-statistics over all buyers, so on Spark they gather the buyers into one partition.
+statistics over all buyers, so on Spark they gather the buyers (the quantile scores: their
+distinct values) into one partition.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from itertools import pairwise
+from typing import Literal
 
 import ibis
 import pandas as pd
@@ -85,39 +87,63 @@ def rfm(summary: Table, thresholds: RfmThresholds | None = None) -> Table:
         frequency=s.orders.cast("int64"),
         monetary_minor=s.net_minor.cast("int64"),
     )
+    recency: Sequence[int]
+    frequency: Sequence[int]
+    monetary: Sequence[int]
     if thresholds is None:
-        n = buyers.customer_id.count().over(ibis.window())
-        r = _quantile_score(ibis.desc(buyers.recency_days), n)
-        f = _quantile_score(buyers.frequency, n)
-        m = _quantile_score(buyers.monetary_minor, n)
+        recency = _quantile_cuts(buyers, "recency_days", ibis.desc, "max")
+        frequency = _quantile_cuts(buyers, "frequency", ibis.asc, "min")
+        monetary = _quantile_cuts(buyers, "monetary_minor", ibis.asc, "min")
     else:
-        r = _lower_is_better(buyers.recency_days, thresholds.recency_days)
-        f = _higher_is_better(buyers.frequency, thresholds.orders)
-        m = _higher_is_better(buyers.monetary_minor, thresholds.monetary_minor)
-    scored = buyers.mutate(r_score=r, f_score=f, m_score=m)
-    return scored.mutate(
-        rfm_cell=scored.r_score.cast("string")
-        .concat(scored.f_score.cast("string"))
-        .concat(scored.m_score.cast("string"))
+        recency, frequency, monetary = (
+            thresholds.recency_days,
+            thresholds.orders,
+            thresholds.monetary_minor,
+        )
+    scored = buyers.mutate(
+        r_score=_lower_is_better(buyers.recency_days, recency),
+        f_score=_higher_is_better(buyers.frequency, frequency),
+        m_score=_higher_is_better(buyers.monetary_minor, monetary),
     )
+    # Scores are single digits: the cell is their number in base ten, one cast per buyer.
+    cell = scored.r_score * 100 + scored.f_score * 10 + scored.m_score
+    return scored.mutate(rfm_cell=cell.cast("string"))
 
 
-def _quantile_score(worst_first: ibis.Value, n: IntegerValue) -> IntegerValue:
-    # ibis.rank() is 0-based, i.e. already SQL RANK − 1.
-    rank: IntegerValue = ibis.rank().over(order_by=worst_first)
-    score: IntegerValue = 1 + (SCORES * rank) // n
-    return score.cast("int64")
+def _quantile_cuts(
+    buyers: Table,
+    column: str,
+    worst_first: Callable[[ibis.Value], ibis.Value],
+    least_good: Literal["min", "max"],
+) -> list[int]:
+    """Cut points giving each buyer the quantile score of ``column``: for each score from 2 to
+    5 that some buyer gets, the least good value that gets it (several scores may share one;
+    one nobody gets has none). The scores are 1 + ⌊5·w / n⌋ per distinct value, w the buyers
+    with a worse value (SQL RANK − 1), counted per value and summed in order: a window over
+    the distinct values (a few hundred days, a few dozen order counts) instead of a rank over
+    every buyer, which runs on one thread; the buyers are then scored by comparisons."""
+    counts = buyers.group_by(column).aggregate(k=buyers.count())
+    seen = counts.k.sum().over(ibis.cumulative_window(order_by=worst_first(counts[column])))
+    n = counts.k.sum().over(ibis.window())
+    scored = counts.select(column, score=1 + (SCORES * (seen - counts.k)) // n)
+    value = scored[column]
+    reduce = value.min if least_good == "min" else value.max
+    cuts = scored.aggregate(
+        **{f"s{s}": reduce(where=scored.score >= s) for s in range(2, SCORES + 1)}
+    )
+    found = cuts.to_pyarrow().to_pylist()[0]
+    return [int(found[f"s{s}"]) for s in range(2, SCORES + 1) if found[f"s{s}"] is not None]
 
 
-def _lower_is_better(value: IntegerColumn, cuts: Cuts) -> IntegerValue:
-    beyond = [(value > c).cast("int64") for c in cuts]
-    score: IntegerValue = SCORES - sum(beyond[1:], beyond[0])
+def _lower_is_better(value: IntegerColumn, cuts: Sequence[int]) -> IntegerValue:
+    """1 + how many of the ``cuts`` the value is at or below."""
+    score: IntegerValue = 1 + sum(((value <= c).cast("int64") for c in cuts), ibis.literal(0))
     return score
 
 
-def _higher_is_better(value: IntegerColumn, cuts: Cuts) -> IntegerValue:
-    reached = [(value >= c).cast("int64") for c in cuts]
-    score: IntegerValue = 1 + sum(reached[1:], reached[0])
+def _higher_is_better(value: IntegerColumn, cuts: Sequence[int]) -> IntegerValue:
+    """1 + how many of the ``cuts`` the value reaches."""
+    score: IntegerValue = 1 + sum(((value >= c).cast("int64") for c in cuts), ibis.literal(0))
     return score
 
 

@@ -1,46 +1,35 @@
 """The whole analysis of a shop: facts copied to Parquet, the pipelines run on DuckDB, results
 written back (see :mod:`patron.analytics.snapshot`), and the reports read from it.
 
-:func:`compute` is the pipeline proper (facts in, results out) on any Ibis backend; the
-benchmark times it. :class:`AnalyticsService` adds the operational database on both ends.
+:func:`~patron.analytics.analysis.compute` is the pipeline proper (facts in, results out) on
+any Ibis backend, and :mod:`patron.analytics.refresh` its incremental form; the benchmarks time
+them. :class:`AnalyticsService` adds the operational database on both ends and keeps the state
+a refresh starts from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import pandas as pd
-import pyarrow as pa
 from ibis import BaseBackend
 from sqlalchemy import Engine, select
 from threadpoolctl import threadpool_limits
 
-from patron.analytics import cohorts, snapshot
+from patron.analytics import refresh as incremental
+from patron.analytics import snapshot, state
+from patron.analytics.analysis import TRANSITION_DAYS, Analysis, Progress, Schemes, compute
 from patron.analytics.clusters import Clustering, cluster, features
+from patron.analytics.delta import window
 from patron.analytics.extract import extract
-from patron.analytics.facts import Facts, connect_duckdb, read_facts
-from patron.analytics.kpis import Kpis, kpis
-from patron.analytics.rfm import grid_segments, rfm, score_segments, segment_table
-from patron.analytics.schemes import (
-    GridScheme,
-    Lang,
-    Lifecycle,
-    ScoreScheme,
-    load_grid,
-    load_lifecycle,
-    load_scores,
-)
-from patron.analytics.snapshot import PROFILE_COLUMNS
-from patron.analytics.stages import StageThresholds, Transitions, assign, stage_table
-from patron.analytics.stages import thresholds as stage_thresholds
-from patron.analytics.stages import transitions as stage_transitions
-from patron.analytics.summary import customer_summary, purchase_recency
-from patron.analytics.tags import TAGS, TagRules, intent, load_tags, preference_tags, tag_table
+from patron.analytics.facts import connect_duckdb, read_facts
+from patron.analytics.merge import Stale
+from patron.analytics.schemes import Lang
 from patron.clock import Clock
 from patron.db import tables as t
 from patron.db.engine import reader
@@ -48,108 +37,19 @@ from patron.db.shops import Shop, get_shop
 from patron.errors import NotFoundError
 from patron.settings import Settings
 
-TRANSITION_DAYS = 30
-"""Transitions are counted between the analysis and this many days before it."""
+__all__ = [
+    "TRANSITION_DAYS",
+    "Analysis",
+    "AnalysisRun",
+    "AnalyticsService",
+    "Progress",
+    "Schemes",
+    "compute",
+]
 
 SILHOUETTE_SAMPLE = 5_000
-
-Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Schemes:
-    grid: GridScheme
-    scores: ScoreScheme
-    lifecycle: Lifecycle
-    tags: TagRules
-
-    @classmethod
-    def shipped(cls) -> Schemes:
-        return cls(load_grid(), load_scores(), load_lifecycle(), load_tags())
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """Results of :func:`compute`; tables already computed (pandas/Arrow)."""
-
-    as_of: datetime
-    thresholds: StageThresholds
-    kpis: Kpis
-    profiles: pa.Table
-    segments: pd.DataFrame
-    grid: pd.DataFrame
-    stages: pd.DataFrame
-    transitions: Transitions
-    retention: pd.DataFrame
-    tags: pd.DataFrame
-
-    def settings_json(self, schemes: Schemes) -> dict[str, Any]:
-        th = self.thresholds
-        return {
-            "stage_days": {
-                "new": th.new,
-                "active": th.active,
-                "silent": th.silent,
-                "sleeping": th.sleeping,
-                "churned": th.churned,
-            },
-            "stage_sources": dict(th.source),
-            "grid": {"scheme": schemes.grid.name, "split": schemes.grid.split},
-            "segments": schemes.scores.name,
-            "transition_days": TRANSITION_DAYS,
-        }
-
-
-def compute(
-    facts: Facts,
-    as_of: datetime,
-    schemes: Schemes,
-    timezone: str = "UTC",
-    lang: Lang = "en",
-    progress: Progress | None = None,
-) -> Analysis:
-    """Summary, RFM and both segment schemes, lifecycle stages and their transitions over the
-    last :data:`TRANSITION_DAYS` days, preference tags (hours in the shop's ``timezone``) and
-    intent, monthly retention cohorts and the KPIs."""
-
-    def step(name: str) -> None:
-        if progress is not None:
-            progress(name)
-
-    step("summary")
-    facts = facts.held(as_of)
-    summary = customer_summary(facts, as_of).cache()
-    step("rfm")
-    scored = score_segments(grid_segments(rfm(summary), schemes.grid), schemes.scores).cache()
-    step("stages")
-    limits = stage_thresholds(facts, as_of, schemes.lifecycle)
-    staged = assign(summary, limits).cache()
-    before = assign(purchase_recency(facts, as_of - timedelta(days=TRANSITION_DAYS)), limits)
-    moves = stage_transitions(before, staged)
-    step("tags")
-    tags = preference_tags(facts, as_of, schemes.tags, timezone).cache()
-    intents = intent(facts, as_of, schemes.tags).cache()
-    step("profiles")
-    joined = summary
-    for part in (scored, staged, tags, intents):
-        joined = joined.left_join(part, "customer_id").drop("customer_id_right")
-    profiles = joined.select(*PROFILE_COLUMNS, *TAGS).order_by("customer_id").to_pyarrow()
-    step("cohorts")
-    retention = cohorts.matrix(cohorts.retention(facts, as_of), "share")
-    step("kpis")
-    figures = kpis(facts, as_of, summary)
-    return Analysis(
-        as_of=as_of,
-        thresholds=limits,
-        kpis=figures,
-        profiles=profiles,
-        segments=segment_table(scored, "segment", schemes.scores.labels, lang),
-        grid=segment_table(scored, "grid_segment", schemes.grid.labels, lang),
-        stages=stage_table(staged, schemes.lifecycle, lang).to_pandas(),
-        transitions=moves,
-        retention=retention,
-        tags=tag_table(tags, schemes.tags, lang, intents),
-    )
+STATE_FOLDER = "state"
+"""Where a shop's analytics folder keeps the state of :meth:`AnalyticsService.refresh`."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +58,10 @@ class AnalysisRun:
     analysis: Analysis
     facts: dict[str, int]
     written: snapshot.Written
+    refreshed_from: datetime | None = None
+    """For :meth:`AnalyticsService.refresh`: the moment of the state it refreshed, None when
+    it ran a full analysis (``full_because`` says why)."""
+    full_because: str | None = None
 
 
 @dataclass(frozen=True)
@@ -205,18 +109,68 @@ class AnalyticsService:
             analysis = compute(facts, moment, self.schemes, shop.timezone, lang, progress)
         finally:
             con.disconnect()
-        if progress is not None:
-            progress("writing profiles")
-        written = snapshot.write(
-            self.engine,
-            shop.id,
-            moment,
-            self.clock.now(),
-            analysis.profiles,
-            analysis.settings_json(self.schemes),
-            analysis.kpis.to_json(),
-        )
-        return AnalysisRun(shop, analysis, copied.rows, written)
+        return AnalysisRun(shop, analysis, copied.rows, self._write(shop, analysis, progress))
+
+    def refresh(
+        self,
+        shop_name: str,
+        as_of: datetime | date | None = None,
+        lang: Lang = "en",
+        progress: Progress | None = None,
+    ) -> AnalysisRun:
+        """:meth:`analyze`, incrementally: from the state kept by the last refresh and the
+        facts since it, when it can (see :mod:`patron.analytics.refresh`; the run's
+        ``refreshed_from`` says from when); otherwise, or the first time, a full analysis,
+        which then keeps the state for the next refresh (``full_because`` says why). The
+        profiles, stage changes and KPIs are stored as :meth:`analyze` stores them; the
+        preference tags and intent of a refresh are those of the last full analysis."""
+        shop = self._shop(shop_name)
+        moment = _moment(as_of, shop) if as_of is not None else self.clock.now()
+        folder = self._folder(shop)
+        with _locked(folder / STATE_FOLDER):
+            if progress is not None:
+                progress("copying facts")
+            copied = extract(self.engine, shop.id, folder)
+            con = self._connect(folder)
+            try:
+                done = self._refresh_on(con, shop, moment, lang, progress)
+            finally:
+                con.disconnect()
+        return replace(done, facts=copied.rows)
+
+    def _refresh_on(
+        self,
+        con: BaseBackend,
+        shop: Shop,
+        moment: datetime,
+        lang: Lang,
+        progress: Progress | None,
+    ) -> AnalysisRun:
+        """:meth:`refresh` once the facts are copied. Every table it holds in ``con`` is
+        dropped when it returns, before the connection closes."""
+        folder = self._folder(shop)
+        kept = folder / STATE_FOLDER
+        facts = read_facts(con, folder)
+        start = state.read(con, kept)
+        because = "no state kept yet" if start is None else None
+        if start is not None:
+            incremental.forwards(start, moment)
+            try:
+                delta = window(facts, start.as_of, moment)
+                done = incremental.refresh(start, delta, self.schemes, lang, progress)
+                analysis, end = done.analysis, done.state
+            except Stale as stale:
+                because = str(stale)
+        if because is not None:
+            analysis = compute(facts, moment, self.schemes, shop.timezone, lang, progress)
+            if progress is not None:
+                progress("keeping the state")
+            end = incremental.with_tags(incremental.build(facts, moment), analysis)
+        written = self._write(shop, analysis, progress)
+        # After the profiles: a refused write leaves the state where it was.
+        state.write(end, kept)
+        refreshed_from = None if start is None or because else start.as_of
+        return AnalysisRun(shop, analysis, {}, written, refreshed_from, because)
 
     def latest(self, shop_name: str, lang: Lang = "en") -> AnalysisRun:
         """The latest analysis of the shop, recomputed from the facts it copied (reports); when
@@ -266,6 +220,19 @@ class AnalyticsService:
         finally:
             con.disconnect()
 
+    def _write(self, shop: Shop, analysis: Analysis, progress: Progress | None) -> snapshot.Written:
+        if progress is not None:
+            progress("writing profiles")
+        return snapshot.write(
+            self.engine,
+            shop.id,
+            analysis.as_of,
+            self.clock.now(),
+            analysis.profiles,
+            analysis.settings_json(self.schemes),
+            analysis.kpis.to_json(),
+        )
+
     def _shop(self, name: str) -> Shop:
         with reader(self.engine).connect() as connection:
             return get_shop(connection, name)
@@ -275,3 +242,15 @@ class AnalyticsService:
 
     def _connect(self, folder: Path) -> BaseBackend:
         return connect_duckdb(self.settings.analytics_memory_limit, folder / "spill")
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """One refresh of a shop at a time: its kept state is read, then replaced."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -26,7 +26,7 @@ from fractions import Fraction
 import ibis
 import numpy as np
 import pandas as pd
-from ibis.expr.types import Table
+from ibis.expr.types import IntegerValue, StringValue, Table
 
 from patron.analytics.facts import SECONDS_PER_DAY, Facts, stamp
 from patron.analytics.schemes import DAY_STAGES, STAGES, Lang, Lifecycle
@@ -82,13 +82,24 @@ def interpurchase_days(facts: Facts, as_of: datetime) -> Table:
     )
 
 
+def gap_histogram(facts: Facts, as_of: datetime) -> Table:
+    """The :func:`interpurchase_days` as days (whole, rounded up) and n (how many gaps)."""
+    gaps = interpurchase_days(facts, as_of)
+    return gaps.group_by("days").aggregate(n=gaps.count())
+
+
 def thresholds(facts: Facts, as_of: datetime, lifecycle: Lifecycle) -> StageThresholds:
     """The stage thresholds of the shop as of ``as_of`` under ``lifecycle`` (see the module
     docstring for the rules)."""
-    gaps = interpurchase_days(facts, as_of)
-    histogram = gaps.group_by("days").aggregate(n=gaps.count()).order_by("days").to_pandas()
-    days = [int(d) for d in histogram["days"]]
-    counts = [int(n) for n in histogram["n"]]
+    return thresholds_from(gap_histogram(facts, as_of), lifecycle)
+
+
+def thresholds_from(histogram: Table, lifecycle: Lifecycle) -> StageThresholds:
+    """The stage thresholds from a :func:`gap_histogram` (the gaps an incremental refresh
+    keeps counted)."""
+    rows = histogram.order_by("days").to_pandas()
+    days = [int(d) for d in rows["days"]]
+    counts = [int(n) for n in rows["n"]]
     intervals = sum(counts)
     limits: dict[str, int] = {}
     source: dict[str, str] = {}
@@ -130,15 +141,28 @@ def assign(summary: Table, t: StageThresholds) -> Table:
     """customer_id, stage and days_since_last_order of each customer of a
     :func:`~patron.analytics.summary.customer_summary`."""
     s = summary
-    stage = ibis.cases(
-        (s.orders == 0, "potential"),
-        (s.days_since_first_order <= t.new, "new"),
-        *((s.days_since_last_order <= limit, name) for name, limit in t.day_limits()),
+    return s.select(
+        customer_id=s.customer_id,
+        stage=stage(s.orders, s.days_since_first_order, s.days_since_last_order, t),
+        days_since_last_order=s.days_since_last_order,
+    )
+
+
+def stage(
+    orders: IntegerValue,
+    days_since_first: IntegerValue,
+    days_since_last: IntegerValue,
+    t: StageThresholds,
+) -> StringValue:
+    """The stage of a customer with ``orders`` purchases, the first and last that many whole
+    days ago."""
+    found: StringValue = ibis.cases(
+        (orders == 0, "potential"),
+        (days_since_first <= t.new, "new"),
+        *((days_since_last <= limit, name) for name, limit in t.day_limits()),
         else_="dead",
     )
-    return s.select(
-        customer_id=s.customer_id, stage=stage, days_since_last_order=s.days_since_last_order
-    )
+    return found
 
 
 def stage_table(staged: Table, lifecycle: Lifecycle, lang: Lang) -> Table:
@@ -196,13 +220,24 @@ def transitions(before: Table, after: Table) -> Transitions:
 
     Rows are ``after``'s customers; one absent from ``before`` (not yet known) counts from
     "potential". Only the 7×7 counts leave the backend."""
+    return moves(paired(before, after))
+
+
+def paired(before: Table, after: Table) -> Table:
+    """source (stage in ``before``, "potential" for a customer not in it) and target (stage in
+    ``after``) of every customer of ``after``, two :func:`assign` results."""
     earlier = before.select(customer_id=before.customer_id, source=before.stage)
     later = after.select(customer_id=after.customer_id, target=after.stage)
-    paired = later.left_join(earlier, "customer_id")
-    joined = paired.select(source=paired.source.fill_null("potential"), target=paired.target)
-    pairs = joined.group_by("source", "target").aggregate(n=joined.count()).to_pandas()
+    j = later.left_join(earlier, "customer_id")
+    return j.select(source=j.source.fill_null("potential"), target=j.target)
+
+
+def moves(pairs: Table) -> Transitions:
+    """:func:`transitions` from each customer's earlier and later stage (``source`` and
+    ``target``)."""
+    counted = pairs.group_by("source", "target").aggregate(n=pairs.count()).to_pandas()
     counts = (
-        pairs.pivot_table(index="source", columns="target", values="n", aggfunc="sum")
+        counted.pivot_table(index="source", columns="target", values="n", aggfunc="sum")
         .reindex(index=list(STAGES), columns=list(STAGES))
         .fillna(0)
         .astype("int64")

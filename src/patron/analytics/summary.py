@@ -59,15 +59,19 @@ def customer_summary(facts: Facts, as_of: datetime) -> Table:
         .aggregate(last_visit_at=e.occurred_at.max())
     )
     c = facts.customers
-    joined = (
-        c.select(customer_id=c.id, external_id=c.external_id, signup_at=c.signup_at)
-        .left_join(bought, "customer_id")
-        .drop("customer_id_right")
-        .left_join(refunded, "customer_id")
-        .drop("customer_id_right")
-        .left_join(visited, "customer_id")
-        .drop("customer_id_right")
-    )
+    joined = c.select(customer_id=c.id, external_id=c.external_id, signup_at=c.signup_at)
+    for part in (bought, refunded, visited):
+        joined = joined.left_join(part, "customer_id").drop("customer_id_right")
+    return summarise(joined, as_of)
+
+
+def summarise(totals: Table, as_of: datetime) -> Table:
+    """The summary of COLUMNS from one row per customer of the shop with customer_id,
+    external_id, signup_at and the totals of the purchases, refunds and visits before
+    ``as_of`` — orders, first_order_at, last_order_at, gross_minor, refunded_minor, refunds,
+    last_visit_at (null when there are none). :func:`customer_summary` totals the facts; an
+    incremental refresh keeps them."""
+    joined = totals
     orders = joined.orders.fill_null(0)
     gross = joined.gross_minor.fill_null(0)
     refunded_minor = joined.refunded_minor.fill_null(0)

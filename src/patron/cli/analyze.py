@@ -46,25 +46,46 @@ AsOfOption = Annotated[
 ]
 
 
+IncrementalOption = Annotated[
+    bool,
+    typer.Option(
+        "--incremental",
+        help="Refresh from the state kept by the last refresh and the facts since it (core "
+        "results; tags and intent stay those of the last full analysis); a full analysis "
+        "when it cannot, which then keeps the state.",
+    ),
+]
+
+
 def analyze(
     as_of: AsOfOption = None,
     lang: LangOption = Language.EN,
     db: DbOption = None,
     shop: ShopOption = None,
     format: FormatOption = OutputFormat.TABLE,
+    incremental: IncrementalOption = False,
 ) -> None:
     """Analyse the shop (summary, RFM, segments, lifecycle stages and transitions, cohorts,
     KPIs) and store every customer's profile for the services to read."""
     day = parse_day(as_of)
     with build(db) as patron, render.errors.status("analysing…") as status:
-        run = patron.analytics().analyze(
+        service = patron.analytics()
+        run = (service.refresh if incremental else service.analyze)(
             _shop(shop, patron), day, lang.value, lambda step: status.update(f"{step}…")
         )
     if format is OutputFormat.JSON:
+        how: dict[str, str | None] = {}
+        if incremental:
+            since = run.refreshed_from
+            how["refreshed_from"] = None if since is None else since.isoformat()
+            how["full_because"] = run.full_because
+        tags_as_of = run.analysis.tags_as_of
         render.as_json(
             {
                 "shop": run.shop.name,
                 "as_of": run.analysis.as_of.isoformat(),
+                **how,
+                "tags_as_of": None if tags_as_of is None else tags_as_of.isoformat(),
                 "facts": run.facts,
                 "profiles": run.written.profiles,
                 "stage_changes": run.written.stage_changes,
@@ -72,7 +93,21 @@ def analyze(
             }
         )
         return
+    if incremental:
+        render.console.print(_how(run), markup=False)
     show_headline(run, lang)
+
+
+def _how(run: AnalysisRun) -> str:
+    """How an incremental analysis went: refreshed, or a full analysis and why."""
+    if run.refreshed_from is None:
+        return f"Full analysis ({run.full_because}); the state is kept for the next refresh."
+    tags = run.analysis.tags_as_of
+    since = "none yet" if tags is None else f"as of {tags:%Y-%m-%d %H:%M} UTC"
+    return (
+        f"Refreshed from the state as of {run.refreshed_from:%Y-%m-%d %H:%M} UTC."
+        f" Preference tags and intent are those of the last full analysis ({since})."
+    )
 
 
 def report(
@@ -139,13 +174,13 @@ def show_headline(run: AnalysisRun, lang: Language) -> None:
             ("customers", f"{k.customers:,}"),
             ("buyers", f"{k.buyers:,}"),
             ("repeat buyers", f"{k.repeat_buyers:,}"),
-            ("repurchase rate", _percent(k.repurchase_rate)),
+            ("repurchase rate", render.percent(k.repurchase_rate)),
             ("average order value", _money(k.aov_minor, currency)),
             ("orders per buyer", _number(k.orders_per_buyer)),
             ("net revenue", _money(k.net_revenue_minor, currency)),
-            ("revenue share of the top 20 %", _percent(k.revenue_share_top20)),
-            ("refund rate", _percent(k.refund_rate)),
-            ("churn rate (90 days)", _percent(k.churn_rate)),
+            ("revenue share of the top 20 %", render.percent(k.revenue_share_top20)),
+            ("refund rate", render.percent(k.refund_rate)),
+            ("churn rate (90 days)", render.percent(k.churn_rate)),
         ],
     )
     _segments("segments", a.segments, currency)
@@ -166,13 +201,13 @@ def _segments(title: str, frame: pd.DataFrame, currency: str) -> None:
         (
             r["label"],
             f"{r['customers']:,}",
-            _percent(r["customer_share"]),
+            render.percent(r["customer_share"]),
             fixed(r["mean_recency_days"], 0),
             fixed(r["mean_frequency"], 2),
             "—"
             if r["mean_monetary_minor"] is None
             else _money(round(r["mean_monetary_minor"]), currency),
-            _percent(r["revenue_share"]),
+            render.percent(r["revenue_share"]),
         )
         for r in _frame(frame)
     ]
@@ -242,10 +277,6 @@ def _cell(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return value
-
-
-def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f} %"
 
 
 def _number(value: float | None) -> str:
