@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import getpass
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from importlib import resources
@@ -371,18 +372,8 @@ def run_daily(
     with build(db) as patron:
         ctx = _context(patron, shop, "patron loyalty run-daily")
         released = patron.mall().expire_due(ctx.shop_id)
-        with Progress(
-            TextColumn("[bold]daily run"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=render.errors,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("members", total=None)
-            done = patron.loyalty().run_daily(
-                ctx.shop_id, day, lambda n, total: bar.update(task, completed=n, total=total)
-            )
+        with _counting("daily run") as step:
+            done = patron.loyalty().run_daily(ctx.shop_id, day, step)
         _audited(patron, ctx, f"daily:{done.day.isoformat()}", lambda _tx: done)
     rows = [
         ("reservations released", released),
@@ -428,19 +419,9 @@ def backfill(
         loyalty = patron.loyalty()
         programme = loyalty.programme(ctx.shop_id)
         moment = _end_of(programme, day) if day else None
-        with Progress(
-            TextColumn("[bold]backfilling members"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=render.errors,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("backfill", total=None)
+        with _counting("backfilling members") as step:
             # Batches of members, each committed on its own: audited once done.
-            done = loyalty.backfill(
-                ctx.shop_id, moment, lambda n, total: bar.update(task, completed=n, total=total)
-            )
+            done = loyalty.backfill(ctx.shop_id, moment, step)
             _audited(patron, ctx, "members", lambda _tx: done)
     labels = {level.code: level.label.text(lang.value) for level in programme.tiers.levels}
     render.table(
@@ -494,6 +475,21 @@ def _end_of(programme: Programme, day: date) -> datetime:
 
 
 # --- plumbing -----------------------------------------------------------------------------
+
+
+@contextmanager
+def _counting(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar of members done out of all; yields the callback that moves it."""
+    with Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=render.errors,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _context(patron: Patron, shop: str | None, action: str) -> WriteContext:
