@@ -19,13 +19,15 @@ except 5 % one tier too high (scheduled for a downgrade at the evaluation of 202
 whose downgrade is due then.
 
 PostgreSQL: a database of its own (``patron_bench``, loaded with COPY, vacuumed and analysed),
-copied for each variant — 2 connections (the default), 1 connection, and 2 connections with the
-foreign keys from ledger rows to members, entries and lots dropped (the migration proposed in
-docs/benchmarks.md) — and dropped at the end. SQLite: files under bench/out/.
+copied for each variant (``--variant``, default all) — 2 connections (run_daily's default),
+1 connection, and 2 connections with the foreign keys from ledger rows to members, entries
+and lots dropped (the migration proposed in docs/benchmarks.md) — and dropped at the end.
+SQLite: files under bench/out/.
 
 Each run is timed for wall and CPU of this process and, on PostgreSQL, the CPU of the server's
-processes (from /proc: all postgres processes, which includes the WAL writer and checkpointer);
-the machine's load average is recorded before each run. The baseline is the per-member path —
+processes (from /proc: every postgres process alive at the end of the run, the WAL writer and
+checkpointer included); the machine's load average is recorded before each run. The baseline
+is the per-member path —
 lock the member, ``ledger.settle``, ``store.store``, ``qualifying_facts`` and the tier rules,
 one transaction per member, as the online operations do — timed on a random sample of members
 of a copy of the database taken before the year end, and extrapolated to all members.
@@ -164,7 +166,7 @@ def generate(members: int, programme: Programme, seed: int = 7) -> dict[str, dic
         + ["activate"] * int(active.sum())
         + ["redeem"] * spenders.size,
         "points": np.concatenate([amount[lots], zero, -spent_by[spenders - 1]]),
-        "pending": np.concatenate([amount[lots], -amount[lots][active], spenders * 0]),
+        "pending": np.concatenate([amount[lots], -amount[lots][active], np.zeros_like(spenders)]),
         "debt": 0,
         "written_off": 0,
         "key": order_key
@@ -339,10 +341,10 @@ def build(url: str, members: int, programme: Programme) -> tuple[int, float]:
 # --- measuring --------------------------------------------------------------------------------
 
 
-def _postgres_cpu() -> float:
-    """CPU seconds used so far by the processes named postgres (on this machine)."""
+def _postgres_cpu() -> dict[int, float]:
+    """CPU seconds used so far by each process named postgres (on this machine)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    used: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -352,17 +354,18 @@ def _postgres_cpu() -> float:
             continue
         if name.endswith("(postgres"):
             fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
+            used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
 
 
 @contextmanager
 def measured(engine: Engine) -> Iterator[dict[str, float]]:
     """Wall and own CPU seconds of the block, the load average before it and, on PostgreSQL,
-    the server's CPU seconds."""
+    the CPU seconds of the server's processes alive at its end (a process that exits within
+    the block is not counted)."""
     figures: dict[str, float] = {"load_before": os.getloadavg()[0]}
     server = engine.dialect.name == "postgresql"
-    before = _postgres_cpu() if server else 0.0
+    before = _postgres_cpu() if server else {}
     usage = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     yield figures
@@ -370,7 +373,8 @@ def measured(engine: Engine) -> Iterator[dict[str, float]]:
     after = resource.getrusage(resource.RUSAGE_SELF)
     figures["cpu_s"] = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
     if server:
-        figures["postgres_cpu_s"] = _postgres_cpu() - before
+        now = _postgres_cpu()
+        figures["postgres_cpu_s"] = sum(cpu - before.get(pid, 0.0) for pid, cpu in now.items())
 
 
 def per_member(
@@ -487,8 +491,20 @@ def sqlite_bench(members: int, sample: int, log: Callable[[str], None]) -> dict[
     }
 
 
+VARIANTS = {
+    "2 workers": (2, False),
+    "1 worker": (1, False),
+    "2 workers, foreign keys dropped": (2, True),
+}
+"""PostgreSQL variants: connections at once, and whether the foreign keys are dropped."""
+
+
 def postgres_bench(
-    admin_url: str, members: int, sample: int, log: Callable[[str], None]
+    admin_url: str,
+    members: int,
+    sample: int,
+    variants: list[str],
+    log: Callable[[str], None],
 ) -> dict[str, Any]:
     admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
     names = ("patron_bench", "patron_bench_run", "patron_bench_baseline")
@@ -520,11 +536,8 @@ def postgres_bench(
             }
         engine.dispose()
         found: dict[str, Any] = {"members": members, "rows": rows, "load_s": load_s, "variants": {}}
-        for variant, workers, drop in (
-            ("2 workers", 2, False),
-            ("1 worker", 1, False),
-            ("2 workers, foreign keys dropped", 2, True),
-        ):
+        for variant in variants:
+            workers, drop = VARIANTS[variant]
             log(f" {variant}")
             copy(names[0], names[1])
             if drop:
@@ -533,7 +546,7 @@ def postgres_bench(
                     for table, key in FOREIGN_KEYS:
                         connection.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {key}"))
                 engine.dispose()
-            with_baseline = variant == "2 workers"
+            with_baseline = variant == variants[0] and sample > 0
             found["variants"][variant] = run_days(
                 url(names[1]),
                 shop_id,
@@ -559,6 +572,12 @@ def main() -> None:
     )
     parser.add_argument("--sample", type=int, default=10_000)
     parser.add_argument("--skip", choices=("sqlite", "postgres"), action="append", default=[])
+    parser.add_argument(
+        "--variant",
+        choices=list(VARIANTS),
+        action="append",
+        help="PostgreSQL variants to run (default: all; the baseline runs with the first)",
+    )
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     results: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "cores": os.cpu_count()}
@@ -570,7 +589,10 @@ def main() -> None:
         sample = min(args.sample, args.sqlite_members // 10)
         results["sqlite"] = sqlite_bench(args.sqlite_members, sample, log)
     if "postgres" not in args.skip:
-        results["postgres"] = postgres_bench(args.postgres, args.members, args.sample, log)
+        variants = args.variant or list(VARIANTS)
+        results["postgres"] = postgres_bench(
+            args.postgres, args.members, args.sample, variants, log
+        )
     (OUT / "loyalty_daily.json").write_text(json.dumps(results, indent=2, default=str))
 
 

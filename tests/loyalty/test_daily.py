@@ -9,6 +9,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -62,20 +63,11 @@ def run(front: Shopfront, clock: FixedClock, day: date, **options: Any) -> Daily
 
 
 def steps(done: DailyRun) -> dict[str, int]:
-    """The run's counts that are not zero."""
+    """The run's counts by step and event kind that are not zero."""
     counts = {
-        name: getattr(done, name)
-        for name in (
-            "activated_lots",
-            "activated_points",
-            "expired_lots",
-            "expired_points",
-            "growth_updated",
-            "upgraded",
-            "downgraded",
-            "scheduled",
-            "recovered",
-        )
+        field.name: getattr(done, field.name)
+        for field in fields(done)
+        if field.name not in ("day", "at", "members", "events")
     }
     return {name: n for name, n in {**counts, **done.events}.items() if n}
 

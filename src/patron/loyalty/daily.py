@@ -479,6 +479,9 @@ whether an entry is posted (not for activating an empty lot), and the entry's ke
 of the balance and of pending points (``points`` is also the lot's use)."""
 
 
+_ZERO: ColumnElement[int] = literal(0, BigInteger)
+
+
 def _by_step(expires: ColumnElement[bool], field: str) -> ColumnElement[str]:
     """The ledger's ``kind`` or ``reason`` of the expiry or the activation entry."""
     expire, activate = (str(getattr(entry, field)) for entry in (_EXPIRE, _ACTIVATE))
@@ -600,9 +603,6 @@ def _settle(connection: Connection, batch: _Batch) -> Counter[str]:
         step = "expired" if expires else "activated"
         counts.update({f"{step}_lots": lots, f"{step}_points": -int(points)})
     return counts
-
-
-_ZERO: ColumnElement[int] = literal(0, BigInteger)
 
 
 # --- tiers --------------------------------------------------------------------------------------
