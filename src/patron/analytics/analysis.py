@@ -128,7 +128,8 @@ class Tagged:
 
 
 class Source(Protocol):
-    """What an analysis as of ``as_of`` derives its results from."""
+    """What an analysis as of ``as_of`` derives its results from. The summary the methods are
+    given is :meth:`summary` held with the columns of :data:`SUMMARY_READ`."""
 
     @property
     def as_of(self) -> datetime: ...
