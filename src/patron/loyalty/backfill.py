@@ -19,9 +19,8 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from patron.db import tables as t
 from patron.loyalty.calendar import day_start
-from patron.loyalty.earn import OrderLine
 from patron.loyalty.model import EntryKind
-from patron.loyalty.order_facts import PURCHASE_STATUSES, PaidOrder, Refund, spread
+from patron.loyalty.order_facts import PURCHASE_STATUSES, Refund, paid_order
 from patron.loyalty.programme import Programme
 from patron.loyalty.replay import History, Timed, replay
 
@@ -78,25 +77,11 @@ def load_history(connection: Connection, shop_id: int, as_of: datetime) -> dict[
     history: dict[int, list[Timed]] = defaultdict(list)
     for order in orders:
         rows = sorted(lines[order.id], key=lambda row: row.line_no)
-        totals = [max(row.line_total_minor, 0) for row in rows]
-        discounts = spread(totals, min(order.discount_minor, sum(totals)))
-        paid_at = order.paid_at or order.placed_at
         own = sorted(refunds[order.id], key=lambda row: row.id)
-        paid = PaidOrder(
-            order.id,
-            order.external_id,
-            order.customer_id,
-            order.status,
-            order.placed_at,
-            paid_at,
-            order.total_minor - order.shipping_minor,
-            tuple(row.id for row in rows),
-            tuple(
-                OrderLine(row.sku, total - discount, row.category_path, row.brand)
-                for row, total, discount in zip(rows, totals, discounts, strict=True)
-            ),
-            tuple(Refund(row.id, row.order_line_id, row.amount_minor) for row in own),
+        paid = paid_order(
+            order, rows, tuple(Refund(r.id, r.order_line_id, r.amount_minor) for r in own)
         )
+        paid_at = paid.paid_at
         # A refund without a time counts from the payment (as in the analytics).
         moments = {row.id: row.refunded_at or paid_at for row in own}
         history[order.customer_id].append(Timed(paid, moments))

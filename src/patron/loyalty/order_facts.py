@@ -4,6 +4,7 @@ customer's first purchase, and a member's qualifying facts for tiers."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,13 +78,6 @@ def load_order(connection: Connection, shop_id: int, external_id: str) -> PaidOr
         .where(ln.order_id == order.id)
         .order_by(ln.line_no)
     ).all()
-    totals = [max(row.line_total_minor, 0) for row in rows]
-    # The order's own discount is paid by every line in proportion to its amount.
-    discounts = spread(totals, min(order.discount_minor, sum(totals)))
-    lines = tuple(
-        OrderLine(row.sku, total - discount, row.category_path, row.brand)
-        for row, total, discount in zip(rows, totals, discounts, strict=True)
-    )
     r = t.refunds.c
     refunds = tuple(
         Refund(row.id, row.order_line_id, row.amount_minor)
@@ -93,6 +87,15 @@ def load_order(connection: Connection, shop_id: int, external_id: str) -> PaidOr
             .order_by(r.id)
         )
     )
+    return paid_order(order, rows, refunds)
+
+
+def paid_order(order: Any, lines: Sequence[Any], refunds: tuple[Refund, ...]) -> PaidOrder:
+    """The order as paid from its row and its line rows (in line order, with the product's
+    sku, category_path and brand): the order's own discount is paid by every line in
+    proportion to its amount."""
+    totals = [max(row.line_total_minor, 0) for row in lines]
+    discounts = spread(totals, min(order.discount_minor, sum(totals)))
     return PaidOrder(
         order.id,
         order.external_id,
@@ -101,8 +104,11 @@ def load_order(connection: Connection, shop_id: int, external_id: str) -> PaidOr
         order.placed_at,
         order.paid_at or order.placed_at,
         order.total_minor - order.shipping_minor,
-        tuple(row.id for row in rows),
-        lines,
+        tuple(row.id for row in lines),
+        tuple(
+            OrderLine(row.sku, total - discount, row.category_path, row.brand)
+            for row, total, discount in zip(lines, totals, discounts, strict=True)
+        ),
         refunds,
     )
 

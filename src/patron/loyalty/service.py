@@ -43,7 +43,7 @@ from patron.loyalty.order_facts import (
 from patron.loyalty.points import Applied, Operation, apply
 from patron.loyalty.programme import Programme, parse_programme, to_dict
 from patron.loyalty.report import LoyaltyReport, loyalty_report
-from patron.loyalty.store import Account, ensure_member, lock_customer, lock_member
+from patron.loyalty.store import Account, ensure_member, find_entry, lock_customer, lock_member
 from patron.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, page_of
 
 _members = t.loyalty_members.c
@@ -188,7 +188,7 @@ class LoyaltyService:
         now: datetime,
     ) -> int:
         key = f"order:{order.id}"
-        if order.status == "cancelled" and not self._has(connection, shop_id, key):
+        if order.status == "cancelled" and find_entry(connection, shop_id, key) is None:
             return 0  # cancelled before it earned: nothing to do, nobody to enrol
         base = programme.tiers.levels[0].code
         ensure_member(connection, shop_id, order.customer_id, base, now)
@@ -367,7 +367,7 @@ class LoyaltyService:
                 "points": award.points,
                 "held": str(award.held) if award.held else None,
             }
-            if award.points == 0 and not self._has(connection, shop_id, key):
+            if award.points == 0 and find_entry(connection, shop_id, key) is None:
                 member = self._member_json(connection, programme, account, now)
                 return Result(None, member, award=summary)
             grant = grant_of(programme, award, key, decision.source, now)
@@ -619,12 +619,6 @@ class LoyaltyService:
             account = lock_member(connection, shop_id, customer_id)
             assert account is not None
         return account
-
-    def _has(self, connection: Connection, shop_id: int, key: str) -> bool:
-        found = connection.execute(
-            select(_entries.id).where(_entries.shop_id == shop_id, _entries.key == key)
-        ).first()
-        return found is not None
 
     def _retier(
         self,
